@@ -1,0 +1,75 @@
+"""Command line: `punchclock serve` and friends. A composition root, like web/app.py."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+
+from punchclock import __version__
+from punchclock.config import Settings
+from punchclock.errors import ConfigError, StoreError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="punchclock", description="Accounts and authentication speaking Toggl's API."
+    )
+    parser.add_argument("--version", action="version", version=f"punchclock {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to bind (8080)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    commands.add_parser("migrate", help="create or upgrade the database schema, then exit")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        prepare(settings)
+    except (ConfigError, StoreError) as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"punchclock: cannot use the data directory: {e}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        print(f"punchclock: the database at {settings.database_path} is up to date")
+        return 0
+    if not 1 <= args.port <= 65535 or args.workers < 1:
+        parser.error("--port must be 1-65535 and --workers at least 1")
+    return serve_http(args.host, args.port, args.workers)
+
+
+def prepare(settings: Settings) -> None:
+    """Create the data dir, keys and schema once, before any worker starts."""
+    from punchclock.store.keyfiles import load_secret_key, load_signing_keys
+    from punchclock.store.sqlite import prepare_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    load_signing_keys(settings.data_dir, dt.datetime.now(dt.UTC).date())
+    if settings.secret_key is None:
+        load_secret_key(settings.data_dir)
+    prepare_database(settings.database_path)
+
+
+def serve_http(host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "punchclock.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,  # the client address comes from the socket (see README)
+        server_header=False,
+        date_header=True,
+        log_level="info",
+    )
+    return 0

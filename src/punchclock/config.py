@@ -1,0 +1,132 @@
+"""Settings from the environment (PUNCHCLOCK_*), validated once at startup."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from punchclock.errors import ConfigError
+
+SESSION_LIFETIME = 28 * 24 * 3600  # 28 days, in seconds: the JWT's exp - iat
+
+
+@dataclass(frozen=True, slots=True)
+class Argon2Params:
+    time_cost: int = 2
+    memory_cost: int = 19456  # KiB = 19 MiB: OWASP Password Storage Cheat Sheet minimum
+    parallelism: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_path: Path
+    public_url: str
+    smtp_url: str | None = None
+    mail_from: str = "punchclock <no-reply@localhost>"
+    reset_code_ttl: int = 3600  # seconds
+    argon2: Argon2Params = Argon2Params()
+    hash_workers: int = 0  # 0 = one per CPU core
+    hash_queue: int = 256  # password hashes allowed to wait before log-ins get 503
+    secret_key: bytes | None = None  # None = keep it in <data_dir>/secret.key
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate PUNCHCLOCK_* variables; raise ConfigError naming the bad one."""
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("PUNCHCLOCK_DATA_DIR") or "./data").expanduser().absolute()
+        database_path = _database_path(env.get("PUNCHCLOCK_DATABASE_URL"), data_dir)
+        public_url = _public_url(env.get("PUNCHCLOCK_PUBLIC_URL") or "http://127.0.0.1:8080")
+        smtp_url = env.get("PUNCHCLOCK_SMTP_URL") or None
+        if smtp_url is not None:
+            _smtp_url(smtp_url)
+        host = urlsplit(public_url).hostname or "localhost"
+        mail_from = env.get("PUNCHCLOCK_MAIL_FROM") or f"punchclock <no-reply@{host}>"
+        if "\r" in mail_from or "\n" in mail_from or "@" not in mail_from:
+            raise ConfigError("PUNCHCLOCK_MAIL_FROM must be one email address")
+        return cls(
+            data_dir=data_dir,
+            database_path=database_path,
+            public_url=public_url,
+            smtp_url=smtp_url,
+            mail_from=mail_from,
+            reset_code_ttl=_int(env, "PUNCHCLOCK_RESET_CODE_TTL", 3600, 60, 7 * 24 * 3600),
+            argon2=Argon2Params(
+                time_cost=_int(env, "PUNCHCLOCK_ARGON2_TIME_COST", 2, 1, 100),
+                memory_cost=_int(env, "PUNCHCLOCK_ARGON2_MEMORY_KIB", 19456, 8, 4 * 1024 * 1024),
+                parallelism=_int(env, "PUNCHCLOCK_ARGON2_PARALLELISM", 1, 1, 64),
+            ),
+            hash_workers=_int(env, "PUNCHCLOCK_HASH_WORKERS", 0, 0, 256),
+            hash_queue=_int(env, "PUNCHCLOCK_HASH_QUEUE", 256, 1, 100_000),
+            secret_key=_secret_key(env.get("PUNCHCLOCK_SECRET_KEY")),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _database_path(url: str | None, data_dir: Path) -> Path:
+    if not url:
+        return data_dir / "punchclock.sqlite3"
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("postgresql", "postgres"):
+        raise ConfigError(
+            "PUNCHCLOCK_DATABASE_URL: PostgreSQL is not supported by this version yet; "
+            "use sqlite:///path/to/file.sqlite3 or leave it unset"
+        )
+    if scheme != "sqlite" or not sep or not rest.startswith("/") or rest == "/":
+        raise ConfigError(
+            f"PUNCHCLOCK_DATABASE_URL must look like sqlite:///relative/or/absolute.sqlite3, "
+            f"got {url!r}"
+        )
+    # sqlite:///data/x.db is relative, sqlite:////var/x.db is absolute (as SQLAlchemy reads it)
+    return Path(rest[1:]).expanduser().absolute()
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"PUNCHCLOCK_PUBLIC_URL must be an http(s) URL, got {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"PUNCHCLOCK_PUBLIC_URL must not have a query or fragment: {url!r}")
+    return url.rstrip("/")
+
+
+def _smtp_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+        raise ConfigError(
+            "PUNCHCLOCK_SMTP_URL must look like smtp://host:25, smtp+starttls://user:pass@host:587"
+            " or smtps://user:pass@host:465"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(f"PUNCHCLOCK_SMTP_URL has an invalid port: {url!r}") from None
+
+
+def _secret_key(raw: str | None) -> bytes | None:
+    if not raw:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        raise ConfigError("PUNCHCLOCK_SECRET_KEY must be URL-safe base64") from None
+    if len(key) != 32:
+        raise ConfigError("PUNCHCLOCK_SECRET_KEY must encode exactly 32 bytes")
+    return key

@@ -1,0 +1,73 @@
+"""Domain errors. Each has a stable `code`; how it maps to HTTP lives in web/errors.py."""
+
+from __future__ import annotations
+
+
+class PunchclockError(Exception):
+    """Base of every error the service raises on purpose; `message` is safe to show."""
+
+    code = "error"
+    message = "Request failed"
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+
+class InvalidCredentials(PunchclockError):
+    """Authentication failed, for whatever reason: the reason is never told."""
+
+    code = "invalid_credentials"
+    message = "Incorrect username and/or password"
+
+
+class InvalidInput(PunchclockError):
+    """A request field is missing, of the wrong type or out of range."""
+
+    code = "invalid_input"
+
+
+class EmailTaken(PunchclockError):
+    code = "email_taken"
+    message = "user with this email already exists"
+
+
+class PasswordRejected(PunchclockError):
+    """A new password does not meet the password policy."""
+
+    code = "password_rejected"
+
+
+class CurrentPasswordMissing(PunchclockError):
+    code = "current_password_missing"
+    message = "Current password must be present to change password"
+
+
+class CurrentPasswordInvalid(PunchclockError):
+    code = "current_password_invalid"
+    message = "Current password is not valid"
+
+
+class ResetCodeInvalid(PunchclockError):
+    code = "reset_code_invalid"
+    message = "Password reset code is invalid or has expired"
+
+
+class Overloaded(PunchclockError):
+    """Too much work is queued (password hashing); the caller should retry soon."""
+
+    code = "overloaded"
+    message = "Server is busy, please retry shortly"
+
+
+class ConfigError(PunchclockError):
+    """The configuration cannot be used; the message names the variable."""
+
+    code = "config_error"
+
+
+class StoreError(PunchclockError):
+    """The database cannot be used as it is (for example, it is newer than this code)."""
+
+    code = "store_error"

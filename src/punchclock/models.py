@@ -1,0 +1,89 @@
+"""Plain records passed between the service and the stores.
+
+Times are integers of microseconds since the Unix epoch (UTC): exact, cheap to compare
+and stored the same way by every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    accounts_id: str  # Toggl's `toggl_accounts_id`: 22 characters
+    email: str
+    fullname: str
+    password_hash: str
+    api_token_sealed: bytes  # the API token, encrypted with the server key
+    timezone: str
+    beginning_of_week: int
+    country_id: int | None
+    default_workspace_id: int
+    created_at: int
+    updated_at: int
+    authorization_updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    accounts_id: str
+    email: str
+    fullname: str
+    password_hash: str
+    api_token_lookup: bytes
+    api_token_sealed: bytes
+    timezone: str
+    workspace_name: str
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    id: int
+    owner_id: int
+    name: str
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    jti: str  # the JWT's id: 32 hex characters
+    account_id: int
+    created_at: int
+    expires_at: int
+    remember_me: bool
+    user_agent: str
+    ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChanges:
+    """Fields of an account a user may change; None leaves a field as it is."""
+
+    fullname: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    beginning_of_week: int | None = None
+    country_id: int | None = None
+    clear_country: bool = False
+    default_workspace_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who is calling, as far as the request tells: recorded with sessions."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One email to send."""
+
+    to: str
+    subject: str
+    text: str

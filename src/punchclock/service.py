@@ -1,0 +1,402 @@
+"""Accounts: the product's verbs. Security reasoning lives here, next to the rule it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from punchclock import passwords
+from punchclock.errors import (
+    CurrentPasswordInvalid,
+    CurrentPasswordMissing,
+    InvalidCredentials,
+    InvalidInput,
+    ResetCodeInvalid,
+)
+from punchclock.mail import Mailer
+from punchclock.models import (
+    Account,
+    ClientInfo,
+    Message,
+    NewAccount,
+    ProfileChanges,
+    Session,
+    Workspace,
+)
+from punchclock.passwords import PasswordHasher
+from punchclock.store import Store
+from punchclock.tokens import (
+    SecretBox,
+    SessionTokens,
+    new_accounts_id,
+    new_api_token,
+    new_jti,
+    new_reset_code,
+)
+
+log = logging.getLogger("punchclock.service")
+
+API_TOKEN_PASSWORD = "api_token"  # noqa: S105 - Basic auth with "<token>:api_token" means the API token
+MAX_ID = 2**63 - 1  # the largest id a 64-bit database column holds
+_EMAIL = re.compile(
+    r"(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
+    r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+_RESET_CODE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+class Clock(Protocol):
+    def now(self) -> int:
+        """Return the time in microseconds since the Unix epoch."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> int:
+        return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    email: str
+    password: str
+    display_name: str | None = None
+    timezone: str | None = None
+    tos_accepted_for: str | None = None
+    remember_me: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    """A new session: the JWT for the cookie, and whether the cookie should outlive the browser."""
+
+    token: str
+    remember_me: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """Who made a request; `jti` names the session when the cookie was the credential."""
+
+    account: Account
+    jti: str | None = None
+
+
+class Accounts:
+    """Sign up, log in, authenticate, change, reset and close accounts."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        mailer: Mailer,
+        hasher: PasswordHasher,
+        sessions: SessionTokens,
+        secrets: SecretBox,
+        public_url: str,
+        session_lifetime: int,
+        reset_code_ttl: int,
+        clock: Clock | None = None,
+    ) -> None:
+        self._store = store
+        self._mailer = mailer
+        self._hasher = hasher
+        self._sessions = sessions
+        self._secrets = secrets
+        self._public_url = public_url
+        self._session_lifetime = session_lifetime
+        self._reset_code_ttl = reset_code_ttl
+        self._clock = clock or SystemClock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- accounts -------------------------------------------------------------------------
+
+    async def sign_up(self, form: SignUp, client: ClientInfo) -> tuple[Account, IssuedSession]:
+        """Create an account, its default workspace and API token; start a session."""
+        email = _email(form.email)
+        fullname = (
+            _fullname(form.display_name)
+            if form.display_name is not None
+            else email.partition("@")[0]
+        )
+        timezone = _timezone(form.timezone) if form.timezone is not None else "UTC"
+        if form.tos_accepted_for is not None and form.tos_accepted_for != "track":
+            raise InvalidInput('tos_accepted_for must be "track"')
+        passwords.check_policy(form.password)
+        password_hash = await self._hasher.hash(form.password)
+        accounts_id = new_accounts_id()
+        token = new_api_token()
+        account = await self._store.create_account(
+            NewAccount(
+                accounts_id=accounts_id,
+                email=email,
+                fullname=fullname,
+                password_hash=password_hash,
+                api_token_lookup=self._secrets.token_lookup(token),
+                api_token_sealed=self._secrets.seal_token(token, accounts_id),
+                timezone=timezone,
+                workspace_name=f"{fullname}'s workspace"[:140],
+                now=self._clock.now(),
+            )
+        )
+        return account, await self._start_session(account, form.remember_me, client)
+
+    async def close_account(self, auth: Authenticated) -> None:
+        """End every session, the API token and the password at once; erase personal data."""
+        await self._store.close_account(auth.account.id, self._clock.now())
+
+    async def workspaces(self, auth: Authenticated) -> list[Workspace]:
+        return await self._store.workspaces_of(auth.account.id)
+
+    def api_token(self, account: Account) -> str:
+        """Return the account's API token, decrypted for display."""
+        return self._secrets.open_token(account.api_token_sealed, account.accounts_id)
+
+    async def reset_api_token(self, auth: Authenticated) -> str:
+        """Give the account a new API token; the old one stops working at once."""
+        token = new_api_token()
+        await self._store.set_api_token(
+            auth.account.id,
+            self._secrets.token_lookup(token),
+            self._secrets.seal_token(token, auth.account.accounts_id),
+            self._clock.now(),
+        )
+        return token
+
+    async def update_profile(self, auth: Authenticated, fields: Mapping[str, Any]) -> Account:
+        """Change profile fields and, given the current password, the password.
+
+        Every field is checked before anything is written, so a bad request changes nothing.
+        A password change ends every other session (ASVS 4.0.3 V3.3.3).
+        """
+        changes = _profile_changes(fields)
+        new_hash = None
+        if fields.get("password") is not None:
+            new_password = fields["password"]
+            current = fields.get("current_password")
+            if current is None or current == "":
+                raise CurrentPasswordMissing()
+            if not isinstance(new_password, str) or not isinstance(current, str):
+                raise InvalidInput("Invalid password")
+            passwords.check_policy(new_password)
+            if not await self._hasher.verify(auth.account.password_hash, current):
+                raise CurrentPasswordInvalid()
+            new_hash = await self._hasher.hash(new_password)
+        now = self._clock.now()
+        account = await self._store.update_profile(auth.account.id, changes, now)
+        if new_hash is not None:
+            await self._store.set_password(auth.account.id, new_hash, now, keep_jti=auth.jti)
+        return account
+
+    # -- sessions and authentication ------------------------------------------------------
+
+    async def log_in(
+        self, email: str, password: str, remember_me: bool, client: ClientInfo
+    ) -> tuple[Account, IssuedSession]:
+        """Check an email and password and start a session."""
+        account = await self.authenticate_password(email, password)
+        return account, await self._start_session(account, remember_me, client)
+
+    async def log_out(self, auth: Authenticated, cookie_token: str | None) -> None:
+        """End the session the cookie names, whatever credential the request carried."""
+        jti = auth.jti
+        if jti is None and cookie_token:
+            try:
+                claims = self._sessions.verify(cookie_token, self._clock.now() // 1_000_000)
+            except InvalidCredentials:
+                return
+            if claims.sub == auth.account.accounts_id:
+                jti = claims.jti
+        if jti is not None:
+            await self._store.delete_session(auth.account.id, jti)
+
+    async def authenticate_basic(self, username: str, password: str) -> Authenticated:
+        """Authenticate HTTP Basic credentials: `<token>:api_token` or `email:password`."""
+        # Emails always hold an "@" and tokens never do, so a password that happens to be
+        # "api_token" still works with its email.
+        if password == API_TOKEN_PASSWORD and "@" not in username:
+            return await self.authenticate_token(username)
+        return Authenticated(await self.authenticate_password(username, password))
+
+    async def authenticate_token(self, token: str) -> Authenticated:
+        account = await self._store.account_by_token(self._secrets.token_lookup(token))
+        if account is None:
+            raise InvalidCredentials()
+        return Authenticated(account)
+
+    async def authenticate_session(self, token: str) -> Authenticated:
+        """Authenticate the session cookie: a valid JWT *and* a live server-side session."""
+        now = self._clock.now()
+        claims = self._sessions.verify(token, now // 1_000_000)
+        account = await self._store.account_by_session(claims.jti, claims.sub, now)
+        if account is None:
+            raise InvalidCredentials()
+        return Authenticated(account, claims.jti)
+
+    async def authenticate_password(self, email: str, password: str) -> Account:
+        """Return the account if the password is its own; raise InvalidCredentials otherwise.
+
+        An unknown email, a closed account and a wrong password all cost one hash and give
+        the same error, so neither the answer nor its timing tells whether an email has an
+        account (ASVS 5 V6.3.8).
+        """
+        account = await self._store.account_by_email(email) if _EMAIL.fullmatch(email) else None
+        password_hash = account.password_hash if account is not None else None
+        if not await self._hasher.verify(password_hash, password) or account is None:
+            raise InvalidCredentials()
+        if self._hasher.needs_rehash(account.password_hash):
+            # the argon2 parameters were raised since this hash was made (OWASP CS1)
+            new_hash = await self._hasher.hash(password)
+            await self._store.replace_password_hash(account.id, account.password_hash, new_hash)
+        return account
+
+    async def _start_session(
+        self, account: Account, remember_me: bool, client: ClientInfo
+    ) -> IssuedSession:
+        now = self._clock.now()
+        jti = new_jti()
+        await self._store.add_session(
+            Session(
+                jti=jti,
+                account_id=account.id,
+                created_at=now,
+                expires_at=now + self._session_lifetime * 1_000_000,
+                remember_me=remember_me,
+                user_agent=client.user_agent[:512],
+                ip=client.ip,
+            )
+        )
+        token = self._sessions.issue(account.accounts_id, jti, now // 1_000_000)
+        return IssuedSession(token=token, remember_me=remember_me)
+
+    # -- password reset -------------------------------------------------------------------
+
+    def request_password_reset(self, email: str) -> None:
+        """Send a reset code if the email has an account; answer the same either way.
+
+        All the work, the lookup included, happens after the answer is sent, so the answer
+        can tell nothing about the email through its content or its timing (OWASP Forgot
+        Password Cheat Sheet).
+        """
+        email = _email(email)
+        task = asyncio.get_running_loop().create_task(self._send_reset_code(email))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def confirm_password_reset(
+        self, code: str, password: str, client: ClientInfo
+    ) -> tuple[Account, IssuedSession]:
+        """Use a reset code once: set the password, end every session, start a new one."""
+        passwords.check_policy(password)  # before the code is used, so a retry can use it
+        if not _RESET_CODE.fullmatch(code):
+            raise ResetCodeInvalid()
+        lookup = self._secrets.reset_code_lookup(code)
+        if await self._store.reset_code_account(lookup, self._clock.now()) is None:
+            raise ResetCodeInvalid()
+        password_hash = await self._hasher.hash(password)
+        # the code is used in the same transaction that sets the password, so two
+        # confirms racing with one code cannot both succeed
+        account = await self._store.use_reset_code(lookup, password_hash, self._clock.now())
+        if account is None:
+            raise ResetCodeInvalid()
+        return account, await self._start_session(account, False, client)
+
+    async def _send_reset_code(self, email: str) -> None:
+        try:
+            account = await self._store.account_by_email(email)
+            if account is None:
+                return
+            code = new_reset_code()
+            now = self._clock.now()
+            expires_at = now + self._reset_code_ttl * 1_000_000
+            await self._store.replace_reset_code(
+                account.id, self._secrets.reset_code_lookup(code), expires_at, now
+            )
+            await self._mailer.send(self._reset_message(account, code))
+        except Exception:
+            log.exception("a password reset message could not be sent")
+
+    def _reset_message(self, account: Account, code: str) -> Message:
+        minutes = self._reset_code_ttl // 60
+        url = f"{self._public_url}/api/me/password_reset/confirm/{code}"
+        return Message(
+            to=account.email,
+            subject="Reset your punchclock password",
+            text=(
+                "Someone asked to reset the password of this account. If it was you, set a\n"
+                f"new password within {minutes} minutes with this code:\n\n"
+                f"    {code}\n\n"
+                "by sending it to\n\n"
+                f"    POST {url}\n"
+                '    with the body {"password": "<your new password>"}\n\n'
+                "If it was not you, ignore this message: your password stays as it is.\n"
+            ),
+        )
+
+    async def drain(self) -> None:
+        """Wait for the work started after answers were sent (reset codes) to finish."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _email(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise InvalidInput("Invalid email")
+    return value
+
+
+def _fullname(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("Invalid fullname")
+    value = value.strip()
+    if not 1 <= len(value) <= 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput("Invalid fullname")
+    return value
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _timezone(value: object) -> str:
+    if not isinstance(value, str) or value not in _timezones():
+        raise InvalidInput("Invalid timezone")
+    return value
+
+
+def _int_in(value: object, low: int, high: int, message: str) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidInput(message)
+    return value
+
+
+def _profile_changes(fields: Mapping[str, Any]) -> ProfileChanges:
+    get = fields.get
+    country = get("country_id")
+    return ProfileChanges(
+        fullname=_fullname(get("fullname")) if get("fullname") is not None else None,
+        email=_email(get("email")) if get("email") is not None else None,
+        timezone=_timezone(get("timezone")) if get("timezone") is not None else None,
+        beginning_of_week=(
+            _int_in(get("beginning_of_week"), 0, 6, "Invalid beginning_of_week")
+            if get("beginning_of_week") is not None
+            else None
+        ),
+        country_id=(
+            _int_in(country, 1, 999, "Invalid country_id") if country is not None else None
+        ),
+        clear_country="country_id" in fields and country is None,
+        default_workspace_id=(
+            _int_in(get("default_workspace_id"), 1, MAX_ID, "Invalid default_workspace_id")
+            if get("default_workspace_id") is not None
+            else None
+        ),
+    )

@@ -1,0 +1,148 @@
+"""Session JWTs, API tokens, reset codes and account ids: making, sealing and checking them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from punchclock.errors import InvalidCredentials
+from punchclock.keys import KeyRing
+
+ACCOUNTS_ID_ALPHABET = string.ascii_letters + string.digits
+AUDIENCE = "track"
+NBF_SKEW = 300  # seconds: the real service sets nbf = iat - 300
+LEEWAY = 30  # seconds of clock difference tolerated when checking exp and nbf
+
+
+def new_api_token() -> str:
+    """Return a Toggl-shaped API token: 32 hex characters, 128 random bits."""
+    return secrets.token_hex(16)
+
+
+def new_accounts_id() -> str:
+    """Return a 22-character `toggl_accounts_id` (about 131 random bits)."""
+    return "".join(secrets.choice(ACCOUNTS_ID_ALPHABET) for _ in range(22))
+
+
+def new_jti() -> str:
+    """Return a session id: 32 hex characters, 128 bits from the OS CSPRNG (ASVS 5 V7.2.3)."""
+    return secrets.token_hex(16)
+
+
+def new_reset_code() -> str:
+    """Return a URL-safe password reset code of 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+class SecretBox:
+    """Keyed hashes and encryption under the server key, which never enters the database.
+
+    API tokens must be shown again by `/me`, so they are stored encrypted (AES-256-GCM) and
+    found by an HMAC of the token; reset codes are only ever found, so only their HMAC is
+    kept. A database dump without the server key yields neither (ASVS 4.0.3 V2.5.1, V2.7.5).
+    """
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) != 32:
+            raise ValueError("the server key must be 32 bytes")
+        self._token_lookup_key = _derive(master_key, b"api-token-lookup")
+        self._reset_code_key = _derive(master_key, b"reset-code-lookup")
+        self._aead = AESGCM(_derive(master_key, b"api-token-seal"))
+
+    def token_lookup(self, token: str) -> bytes:
+        """Return the keyed hash an API token is found by."""
+        return hmac.digest(self._token_lookup_key, token.encode(), "sha256")
+
+    def reset_code_lookup(self, code: str) -> bytes:
+        """Return the keyed hash a reset code is stored as."""
+        return hmac.digest(self._reset_code_key, code.encode(), "sha256")
+
+    def seal_token(self, token: str, accounts_id: str) -> bytes:
+        """Encrypt an API token, bound to its account so it cannot be moved to another."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, token.encode(), accounts_id.encode())
+
+    def open_token(self, sealed: bytes, accounts_id: str) -> str:
+        """Decrypt an API token sealed by seal_token."""
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], accounts_id.encode()).decode()
+        except InvalidTag:
+            raise ValueError("API token cannot be decrypted: wrong server key?") from None
+
+
+def _derive(master_key: bytes, label: bytes) -> bytes:
+    return hmac.digest(master_key, b"punchclock/" + label, hashlib.sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClaims:
+    sub: str  # toggl_accounts_id
+    jti: str
+    exp: int
+
+
+class SessionTokens:
+    """Issue and verify the session cookie's JWT, shaped as Toggl's accounts service does."""
+
+    def __init__(self, keys: KeyRing, issuer: str, lifetime: int) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._lifetime = lifetime
+
+    def issue(self, accounts_id: str, jti: str, now: int) -> str:
+        """Return a signed JWT for a new session; `now` in seconds."""
+        claims = {  # in the real service's order
+            "aud": [AUDIENCE],
+            "exp": now + self._lifetime,
+            "iat": now,
+            "iss": self._issuer,
+            "jti": jti,
+            "nbf": now - NBF_SKEW,
+            "sub": accounts_id,
+        }
+        key = self._keys.current
+        return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
+
+    def verify(self, token: str, now: int) -> SessionClaims:
+        """Return the claims of a valid token; raise InvalidCredentials for anything else."""
+        try:
+            header = jwt.get_unverified_header(token)
+            public_key = self._keys.verifying.get(header.get("kid"))  # type: ignore[arg-type]
+            if public_key is None or header.get("typ") != "JWT":
+                raise InvalidCredentials()
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                public_key,
+                algorithms=["EdDSA"],  # an allowlist: never "none", never HMAC (ASVS 5 V9.1.2)
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                leeway=LEEWAY,
+                options={
+                    "require": ["aud", "exp", "iat", "iss", "jti", "nbf", "sub"],
+                    # checked below against the service's clock rather than the wall clock
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, UnicodeError):
+            raise InvalidCredentials() from None
+        sub, jti, exp, nbf = claims["sub"], claims["jti"], claims["exp"], claims["nbf"]
+        if not (
+            isinstance(sub, str)
+            and isinstance(jti, str)
+            and type(exp) is int
+            and type(nbf) is int
+            and nbf - LEEWAY <= now < exp + LEEWAY
+        ):
+            raise InvalidCredentials()
+        return SessionClaims(sub=sub, jti=jti, exp=exp)

@@ -1,0 +1,91 @@
+"""Composition root of the web process: build the service from settings and serve it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+
+from punchclock.config import SESSION_LIFETIME, Settings
+from punchclock.mail import FileMailer, Mailer, SmtpMailer
+from punchclock.passwords import PasswordHasher
+from punchclock.service import Accounts, Clock
+from punchclock.store import Store
+from punchclock.store.keyfiles import load_secret_key, load_signing_keys
+from punchclock.store.sqlite import SQLiteStore
+from punchclock.tokens import SecretBox, SessionTokens
+from punchclock.web.errors import HANDLERS
+from punchclock.web.routes import Api
+
+
+def build_accounts(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+) -> tuple[Accounts, Store, PasswordHasher]:
+    """Make the service and what it stands on; keys are created on first use."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = load_signing_keys(settings.data_dir, dt.datetime.now(dt.UTC).date())
+    secret = settings.secret_key or load_secret_key(settings.data_dir)
+    store = store or SQLiteStore(settings.database_path)
+    if mailer is None:
+        mailer = (
+            SmtpMailer(settings.smtp_url, settings.mail_from)
+            if settings.smtp_url
+            else FileMailer(settings.data_dir / "outbox", settings.mail_from)
+        )
+    hasher = PasswordHasher(
+        time_cost=settings.argon2.time_cost,
+        memory_cost=settings.argon2.memory_cost,
+        parallelism=settings.argon2.parallelism,
+        workers=settings.hash_workers,
+        max_pending=settings.hash_queue,
+    )
+    accounts = Accounts(
+        store=store,
+        mailer=mailer,
+        hasher=hasher,
+        sessions=SessionTokens(keys, settings.public_url, SESSION_LIFETIME),
+        secrets=SecretBox(secret),
+        public_url=settings.public_url,
+        session_lifetime=SESSION_LIFETIME,
+        reset_code_ttl=settings.reset_code_ttl,
+        clock=clock,
+    )
+    return accounts, store, hasher
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    mailer: Mailer | None = None,
+    clock: Clock | None = None,
+) -> Starlette:
+    """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
+    accounts, store, hasher = build_accounts(settings, store=store, mailer=mailer, clock=clock)
+    opened_store = store
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await accounts.drain()
+        await opened_store.close()
+        hasher.close()
+
+    app = Starlette(
+        routes=Api(accounts).routes(),
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.accounts = accounts
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Build the app from PUNCHCLOCK_* variables: the factory each uvicorn worker calls."""
+    return create_app(Settings.from_env())

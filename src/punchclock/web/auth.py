@@ -1,0 +1,65 @@
+"""The one place that turns a request into an authenticated account."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from punchclock.config import SESSION_LIFETIME
+from punchclock.errors import InvalidCredentials
+from punchclock.service import Accounts, Authenticated, IssuedSession
+
+COOKIE = "__Secure-accounts-session"
+_COOKIE_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Lax"  # as Toggl's accounts service
+MAX_CREDENTIAL = 4096  # characters: longer Authorization headers and cookies are refused
+
+
+async def authenticate(accounts: Accounts, request: Request) -> Authenticated:
+    """Authenticate by Basic (email:password or token:api_token), else by the session cookie.
+
+    Every failure raises InvalidCredentials, whatever went wrong.
+    """
+    header = request.headers.get("authorization")
+    if header is not None:
+        username, password = _basic_credentials(header)
+        return await accounts.authenticate_basic(username, password)
+    token = session_cookie(request)
+    if token is None:
+        raise InvalidCredentials()
+    return await accounts.authenticate_session(token)
+
+
+def session_cookie(request: Request) -> str | None:
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > MAX_CREDENTIAL:
+        return None
+    return token
+
+
+def set_session_cookie(response: Response, session: IssuedSession) -> None:
+    """Set the cookie; without remember_me it lasts as long as the browser session."""
+    value = f"{COOKIE}={session.token}; {_COOKIE_ATTRIBUTES}"
+    if session.remember_me:
+        value += f"; Max-Age={SESSION_LIFETIME}"
+    response.headers.append("set-cookie", value)
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.headers.append("set-cookie", f"{COOKIE}=; {_COOKIE_ATTRIBUTES}; Max-Age=0")
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > MAX_CREDENTIAL:
+        raise InvalidCredentials()
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise InvalidCredentials() from None
+    username, colon, password = decoded.partition(":")
+    if not colon:
+        raise InvalidCredentials()
+    return username, password

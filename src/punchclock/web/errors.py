@@ -1,0 +1,81 @@
+"""The one table from errors to HTTP answers. Every error body is a JSON string."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from punchclock.errors import (
+    CurrentPasswordInvalid,
+    CurrentPasswordMissing,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidInput,
+    Overloaded,
+    PasswordRejected,
+    PunchclockError,
+    ResetCodeInvalid,
+)
+
+JSON = "application/json; charset=utf-8"
+log = logging.getLogger("punchclock.web")
+
+STATUS: dict[type[PunchclockError], int] = {
+    InvalidCredentials: 403,
+    InvalidInput: 400,
+    EmailTaken: 400,
+    PasswordRejected: 400,
+    CurrentPasswordMissing: 400,
+    CurrentPasswordInvalid: 400,
+    ResetCodeInvalid: 400,
+    Overloaded: 503,
+}
+
+_forbidden_body = msgspec.json.encode(InvalidCredentials.message)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, "Request body is too large")
+
+
+def error_response(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(msgspec.json.encode(message), status, headers, media_type=JSON)
+
+
+def forbidden() -> Response:
+    """The answer to every failed authentication (Toggl's body, which clients match on)."""
+    return Response(_forbidden_body, 403, media_type=JSON)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PunchclockError)
+    status = STATUS.get(type(exc))
+    if status is None:
+        log.error("no HTTP status for %s", type(exc).__name__)
+        return error_response("Internal server error", 500)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return error_response(exc.message, status, headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if exc.status_code != 404 else "Not found"
+    return error_response(message, exc.status_code, exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # logged by Starlette's ServerErrorMiddleware; the client learns nothing more
+    return error_response("Internal server error", 500)
+
+
+HANDLERS = {
+    PunchclockError: domain_error,
+    HTTPException: http_error,
+    Exception: server_error,
+}

@@ -1,0 +1,159 @@
+"""HTTP handlers: parse, make one service call, render. Errors are mapped in errors.py."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from punchclock.errors import InvalidInput
+from punchclock.models import ClientInfo
+from punchclock.service import Accounts, SignUp
+from punchclock.web import wire
+from punchclock.web.auth import (
+    authenticate,
+    clear_session_cookie,
+    session_cookie,
+    set_session_cookie,
+)
+from punchclock.web.errors import JSON, BodyTooLarge
+
+MAX_BODY = 64 * 1024  # bytes
+T = TypeVar("T")
+
+
+def json_response(value: object, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(value), status, media_type=JSON)
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyTooLarge()
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BodyTooLarge()
+    return body
+
+
+async def read_json(request: Request, shape: type[T]) -> T:
+    try:
+        return msgspec.json.decode(await read_body(request), type=shape)
+    except msgspec.DecodeError as e:  # ValidationError is a DecodeError
+        raise InvalidInput(f"Invalid request body: {e}") from None
+
+
+class Api:
+    """The endpoints of Toggl's accounts service and of /api/v9/me."""
+
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/signup", self.sign_up, methods=["POST"]),
+            Route("/api/sessions", self.log_in, methods=["POST"]),
+            Route("/api/sessions", self.log_out, methods=["DELETE"]),
+            Route("/api/me/close_account/track", self.close_account, methods=["POST"]),
+            Route("/api/me/password_reset/request", self.request_reset, methods=["POST"]),
+            Route("/api/me/password_reset/confirm/{code}", self.confirm_reset, methods=["POST"]),
+            Route("/api/v9/me", self.me, methods=["GET"]),
+            Route("/api/v9/me", self.update_me, methods=["PUT"]),
+            Route("/api/v9/me/logged", self.logged, methods=["GET"]),
+            Route("/api/v9/me/reset_token", self.reset_token, methods=["POST"]),
+        ]
+
+    async def sign_up(self, request: Request) -> Response:
+        body = await read_json(request, wire.SignUpBody)
+        form = SignUp(
+            email=body.email,
+            password=body.password,
+            display_name=body.display_name,
+            timezone=body.timezone,
+            tos_accepted_for=body.tos_accepted_for,
+            remember_me=body.remember_me,
+        )
+        account, session = await self.accounts.sign_up(form, client_info(request))
+        response = json_response(wire.me(account, self.accounts.api_token(account)))
+        set_session_cookie(response, session)
+        return response
+
+    async def log_in(self, request: Request) -> Response:
+        body = await read_json(request, wire.LogInBody)
+        account, session = await self.accounts.log_in(
+            body.email, body.password, body.remember_me, client_info(request)
+        )
+        response = json_response(wire.me(account, self.accounts.api_token(account)))
+        set_session_cookie(response, session)
+        return response
+
+    async def log_out(self, request: Request) -> Response:
+        auth = await authenticate(self.accounts, request)
+        await self.accounts.log_out(auth, session_cookie(request))
+        response = Response(status_code=200)
+        clear_session_cookie(response)
+        return response
+
+    async def close_account(self, request: Request) -> Response:
+        auth = await authenticate(self.accounts, request)
+        await self.accounts.close_account(auth)
+        response = Response(status_code=200)
+        clear_session_cookie(response)
+        return response
+
+    async def request_reset(self, request: Request) -> Response:
+        body = await read_json(request, wire.ResetRequestBody)
+        self.accounts.request_password_reset(body.email)
+        return json_response("OK")
+
+    async def confirm_reset(self, request: Request) -> Response:
+        body = await read_json(request, wire.ResetConfirmBody)
+        account, session = await self.accounts.confirm_password_reset(
+            request.path_params["code"], body.password, client_info(request)
+        )
+        response = json_response(wire.me(account, self.accounts.api_token(account)))
+        set_session_cookie(response, session)
+        return response
+
+    async def me(self, request: Request) -> Response:
+        auth = await authenticate(self.accounts, request)
+        token = self.accounts.api_token(auth.account)
+        if _flag(request, "with_related_data"):
+            workspaces = await self.accounts.workspaces(auth)
+            return json_response(wire.me_with_related_data(auth.account, token, workspaces))
+        return json_response(wire.me(auth.account, token))
+
+    async def update_me(self, request: Request) -> Response:
+        auth = await authenticate(self.accounts, request)
+        fields = await read_json(request, dict[str, Any])
+        account = await self.accounts.update_profile(auth, fields)
+        return json_response(wire.me_updated(account, self.accounts.api_token(account)))
+
+    async def logged(self, request: Request) -> Response:
+        await authenticate(self.accounts, request)
+        return Response(status_code=200)
+
+    async def reset_token(self, request: Request) -> Response:
+        auth = await authenticate(self.accounts, request)
+        return json_response(await self.accounts.reset_api_token(auth))
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name)
+    if value is None or value.lower() in ("false", "0", ""):
+        return False
+    if value.lower() in ("true", "1"):
+        return True
+    raise InvalidInput(f"Invalid {name}: use true or false")
