@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from punchclock.config import Settings
+from punchclock.service import Accounts
+from punchclock.web.app import create_app
+from tests.support import PASSWORD, session_from
+
+# Cheap argon2 parameters keep the suite fast; tests/unit/test_passwords.py checks the defaults.
+FAST_HASHING = {"PUNCHCLOCK_ARGON2_TIME_COST": "1", "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024"}
+
+
+class FixedClock:
+    """A clock that moves only when a test moves it; starts at the real time."""
+
+    def __init__(self) -> None:
+        self.microseconds = time.time_ns() // 1000
+
+    def now(self) -> int:
+        return self.microseconds
+
+    def advance(self, seconds: float) -> None:
+        self.microseconds += int(seconds * 1_000_000)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def env(data_dir: Path) -> dict[str, str]:
+    return {
+        "PUNCHCLOCK_DATA_DIR": str(data_dir),
+        "PUNCHCLOCK_PUBLIC_URL": "http://testserver",
+        **FAST_HASHING,
+    }
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return Settings.from_env(env)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[Starlette]:
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def accounts(app: Starlette) -> Accounts:
+    service: Accounts = app.state.accounts
+    return service
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class User:
+    """An account made through the API, with what a client would hold."""
+
+    def __init__(self, email: str, password: str, me: dict[str, Any], session: str) -> None:
+        self.email = email
+        self.password = password
+        self.me = me
+        self.session = session
+
+    @property
+    def token(self) -> str:
+        token: str = self.me["api_token"]
+        return token
+
+
+async def sign_up(
+    client: httpx.AsyncClient,
+    email: str = "ann@example.com",
+    password: str = PASSWORD,
+    **extra: Any,
+) -> User:
+    body = {"email": email, "password": password, "display_name": "Ann", "timezone": "UTC"}
+    response = await client.post("/api/signup", json={**body, **extra})
+    assert response.status_code == 200, response.text
+    return User(email, password, response.json(), session_from(response))
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient) -> User:
+    return await sign_up(client)
