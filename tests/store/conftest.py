@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from punchclock.store import Store
+from punchclock.store.sqlite import SQLiteStore
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Every store backend; the contract tests run once on each."""
+    backend = SQLiteStore(tmp_path / "store.sqlite3")
+    try:
+        yield backend
+    finally:
+        await backend.close()

@@ -1,0 +1,167 @@
+"""What every Store must do, whatever the database behind it."""
+
+from __future__ import annotations
+
+import pytest
+
+from punchclock.errors import EmailTaken, InvalidInput
+from punchclock.models import Account, NewAccount, ProfileChanges, Session
+from punchclock.store import Store
+
+T0 = 1_800_000_000_000_000  # microseconds
+HOUR = 3600 * 1_000_000
+
+
+def new_account(email: str = "ann@example.com", n: int = 1) -> NewAccount:
+    return NewAccount(
+        accounts_id=f"{n:022d}",
+        email=email,
+        fullname="Ann",
+        password_hash="hash-1",
+        api_token_lookup=f"lookup-{n}".encode(),
+        api_token_sealed=b"sealed",
+        timezone="UTC",
+        workspace_name="Ann's workspace",
+        now=T0,
+    )
+
+
+def session(account: Account, jti: str = "j" * 32, expires_at: int = T0 + HOUR) -> Session:
+    return Session(
+        jti=jti,
+        account_id=account.id,
+        created_at=T0,
+        expires_at=expires_at,
+        remember_me=False,
+        user_agent="test",
+        ip="203.0.113.1",
+    )
+
+
+async def test_create_account_makes_its_default_workspace(store: Store) -> None:
+    account = await store.create_account(new_account())
+    [workspace] = await store.workspaces_of(account.id)
+    assert account.default_workspace_id == workspace.id
+    assert workspace.owner_id == account.id
+    assert workspace.name == "Ann's workspace"
+    assert (account.created_at, account.updated_at) == (T0, T0)
+
+
+async def test_emails_are_unique_whatever_their_case(store: Store) -> None:
+    await store.create_account(new_account("ann@example.com", 1))
+    with pytest.raises(EmailTaken):
+        await store.create_account(new_account("ANN@example.com", 2))
+    assert await store.account_by_email("bob@example.com") is None
+    found = await store.account_by_email("Ann@Example.com")
+    assert found is not None
+    assert found.email == "ann@example.com"
+
+
+async def test_account_is_found_by_token_lookup(store: Store) -> None:
+    account = await store.create_account(new_account())
+    assert await store.account_by_token(b"lookup-1") == account
+    assert await store.account_by_token(b"lookup-2") is None
+
+
+async def test_session_finds_its_account_until_it_expires(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account))
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0) == account
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0 + HOUR) is None
+    assert await store.account_by_session("j" * 32, "someone-else", T0) is None
+    assert await store.account_by_session("k" * 32, account.accounts_id, T0) is None
+
+
+async def test_delete_session_touches_only_the_owners_session(store: Store) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    bob = await store.create_account(new_account("bob@example.com", 2))
+    await store.add_session(session(ann))
+    await store.delete_session(bob.id, "j" * 32)
+    assert await store.account_by_session("j" * 32, ann.accounts_id, T0) is not None
+    await store.delete_session(ann.id, "j" * 32)
+    assert await store.account_by_session("j" * 32, ann.accounts_id, T0) is None
+
+
+async def test_set_password_ends_all_sessions_but_the_one_kept(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, "a" * 32))
+    await store.add_session(session(account, "b" * 32))
+    await store.set_password(account.id, "hash-2", T0 + 1, keep_jti="a" * 32)
+    assert await store.account_by_session("a" * 32, account.accounts_id, T0) is not None
+    assert await store.account_by_session("b" * 32, account.accounts_id, T0) is None
+    changed = await store.account_by_email(account.email)
+    assert changed is not None
+    assert changed.password_hash == "hash-2"
+    assert changed.authorization_updated_at == T0 + 1
+    await store.set_password(account.id, "hash-3", T0 + 2, keep_jti=None)
+    assert await store.account_by_session("a" * 32, account.accounts_id, T0) is None
+
+
+async def test_a_rehash_does_not_overwrite_a_password_changed_meanwhile(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.set_password(account.id, "hash-2", T0, keep_jti=None)
+    await store.replace_password_hash(account.id, "hash-1", "rehash-of-1")
+    current = await store.account_by_email(account.email)
+    assert current is not None
+    assert current.password_hash == "hash-2"
+    await store.replace_password_hash(account.id, "hash-2", "rehash-of-2")
+    current = await store.account_by_email(account.email)
+    assert current is not None
+    assert current.password_hash == "rehash-of-2"
+
+
+async def test_a_new_api_token_replaces_the_old_lookup(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.set_api_token(account.id, b"lookup-new", b"sealed-new", T0 + 5)
+    assert await store.account_by_token(b"lookup-1") is None
+    found = await store.account_by_token(b"lookup-new")
+    assert found is not None
+    assert found.api_token_sealed == b"sealed-new"
+
+
+async def test_reset_code_is_used_once_and_replaced_by_a_newer_one(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    await store.replace_reset_code(account.id, b"code-2", T0 + HOUR, T0)
+    assert await store.reset_code_account(b"code-1", T0) is None
+    assert await store.reset_code_account(b"code-2", T0) == account
+    await store.add_session(session(account))
+    used = await store.use_reset_code(b"code-2", "hash-new", T0 + 1)
+    assert used is not None
+    assert used.password_hash == "hash-new"
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0) is None
+    assert await store.use_reset_code(b"code-2", "hash-again", T0 + 2) is None
+
+
+async def test_an_expired_reset_code_cannot_be_used(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    assert await store.reset_code_account(b"code-1", T0 + HOUR) is None
+    assert await store.use_reset_code(b"code-1", "hash-new", T0 + HOUR) is None
+
+
+async def test_update_profile_refuses_a_workspace_of_someone_else(store: Store) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    bob = await store.create_account(new_account("bob@example.com", 2))
+    with pytest.raises(InvalidInput):
+        await store.update_profile(
+            ann.id, ProfileChanges(default_workspace_id=bob.default_workspace_id), T0
+        )
+    with pytest.raises(EmailTaken):
+        await store.update_profile(ann.id, ProfileChanges(email="BOB@example.com"), T0)
+    unchanged = await store.account_by_email("ann@example.com")
+    assert unchanged == ann
+
+
+async def test_closing_leaves_only_an_anonymous_tombstone(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account))
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    await store.close_account(account.id, T0 + 1)
+    assert await store.account_by_email(account.email) is None
+    assert await store.account_by_token(b"lookup-1") is None
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0) is None
+    assert await store.reset_code_account(b"code-1", T0) is None
+    assert await store.workspaces_of(account.id) == []
+    again = await store.create_account(new_account(account.email, 2))
+    assert again.id != account.id

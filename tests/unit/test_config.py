@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from punchclock.config import Settings
+from punchclock.errors import ConfigError
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.database_path == tmp_path / "data" / "punchclock.sqlite3"
+    assert settings.public_url == "http://127.0.0.1:8080"
+    assert settings.smtp_url is None
+    assert settings.reset_code_ttl == 3600
+    assert settings.secret_key is None
+
+
+def test_sqlite_urls_are_relative_with_three_slashes_and_absolute_with_four(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = Settings.from_env({"PUNCHCLOCK_DATABASE_URL": "sqlite:///db/x.sqlite3"})
+    assert relative.database_path == tmp_path / "db" / "x.sqlite3"
+    absolute = Settings.from_env({"PUNCHCLOCK_DATABASE_URL": "sqlite:////var/x.sqlite3"})
+    assert absolute.database_path == Path("/var/x.sqlite3")
+
+
+def test_public_url_loses_its_trailing_slash() -> None:
+    settings = Settings.from_env({"PUNCHCLOCK_PUBLIC_URL": "https://id.example.com/"})
+    assert settings.public_url == "https://id.example.com"
+
+
+def test_secret_key_from_the_environment() -> None:
+    key = base64.urlsafe_b64encode(b"s" * 32).decode().rstrip("=")
+    assert Settings.from_env({"PUNCHCLOCK_SECRET_KEY": key}).secret_key == b"s" * 32
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("PUNCHCLOCK_DATABASE_URL", "mysql://x", "PUNCHCLOCK_DATABASE_URL"),
+        ("PUNCHCLOCK_DATABASE_URL", "postgresql://root@localhost/test", "PostgreSQL"),
+        ("PUNCHCLOCK_DATABASE_URL", "sqlite://", "PUNCHCLOCK_DATABASE_URL"),
+        ("PUNCHCLOCK_PUBLIC_URL", "ftp://x", "PUNCHCLOCK_PUBLIC_URL"),
+        ("PUNCHCLOCK_PUBLIC_URL", "http://x/?a=b", "PUNCHCLOCK_PUBLIC_URL"),
+        ("PUNCHCLOCK_SMTP_URL", "http://mail", "PUNCHCLOCK_SMTP_URL"),
+        ("PUNCHCLOCK_SMTP_URL", "smtp://mail:99999", "port"),
+        ("PUNCHCLOCK_MAIL_FROM", "no address", "PUNCHCLOCK_MAIL_FROM"),
+        ("PUNCHCLOCK_MAIL_FROM", "a@b.c\r\nBcc: x@y.z", "PUNCHCLOCK_MAIL_FROM"),
+        ("PUNCHCLOCK_RESET_CODE_TTL", "soon", "integer"),
+        ("PUNCHCLOCK_RESET_CODE_TTL", "5", "between"),
+        ("PUNCHCLOCK_ARGON2_MEMORY_KIB", "-1", "PUNCHCLOCK_ARGON2_MEMORY_KIB"),
+        ("PUNCHCLOCK_SECRET_KEY", "***", "PUNCHCLOCK_SECRET_KEY"),
+        ("PUNCHCLOCK_SECRET_KEY", "c2hvcnQ", "32 bytes"),
+    ],
+)
+def test_invalid_configuration_names_the_variable(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        Settings.from_env({name: value})
+
+
+def _punchclock(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "punchclock", *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_serve_with_invalid_configuration_stops_with_one_clear_line(tmp_path: Path) -> None:
+    result = _punchclock(["serve"], {"PUNCHCLOCK_RESET_CODE_TTL": "soon"}, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "punchclock: PUNCHCLOCK_RESET_CODE_TTL must be an integer, got 'soon'"
+    ]
+    assert not (tmp_path / "data").exists()
+
+
+def test_migrate_creates_the_database_keys_and_secret_private_to_the_owner(tmp_path: Path) -> None:
+    result = _punchclock(["migrate"], {"PUNCHCLOCK_DATA_DIR": str(tmp_path / "d")}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = tmp_path / "d"
+    assert (data / "punchclock.sqlite3").exists()
+    assert oct(data.stat().st_mode & 0o777) == "0o700"
+    assert oct((data / "secret.key").stat().st_mode & 0o777) == "0o600"
+    [key] = (data / "keys").glob("*.pem")
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert oct((data / "keys").stat().st_mode & 0o777) == "0o700"

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import argon2
+import pytest
+
+from punchclock.config import Settings
+from punchclock.errors import Overloaded, PasswordRejected
+from punchclock.passwords import PasswordHasher, check_policy, normalize
+
+
+@pytest.fixture
+def hasher() -> Iterator[PasswordHasher]:
+    h = PasswordHasher(time_cost=1, memory_cost=1024, workers=2)
+    yield h
+    h.close()
+
+
+def test_defaults_are_argon2id_with_owasps_parameters() -> None:
+    params = Settings.from_env({}).argon2
+    assert (params.memory_cost, params.time_cost, params.parallelism) == (19456, 2, 1)
+
+
+async def test_hashes_are_argon2id_and_verify(hasher: PasswordHasher) -> None:
+    digest = await hasher.hash("correct horse battery staple")
+    assert digest.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    assert await hasher.verify(digest, "correct horse battery staple")
+    assert not await hasher.verify(digest, "correct horse battery stapler")
+
+
+async def test_passwords_are_nfkc_normalised_before_hashing(hasher: PasswordHasher) -> None:
+    digest = await hasher.hash("ﬁne password")  # U+FB01 LATIN SMALL LIGATURE FI
+    assert await hasher.verify(digest, "fine password")
+    assert normalize("Å") == normalize("Å")
+
+
+async def test_no_hash_still_costs_a_verification_and_says_no(hasher: PasswordHasher) -> None:
+    assert not await hasher.verify(None, "anything")
+
+
+async def test_a_broken_hash_is_a_no_not_an_error(hasher: PasswordHasher) -> None:
+    assert not await hasher.verify("not a hash", "anything")
+
+
+async def test_a_hash_with_older_parameters_needs_rehash(hasher: PasswordHasher) -> None:
+    old = argon2.PasswordHasher(time_cost=1, memory_cost=512).hash("pw")
+    assert hasher.needs_rehash(old)
+    assert not hasher.needs_rehash(await hasher.hash("pw"))
+
+
+async def test_a_full_queue_is_refused_quickly() -> None:
+    hasher = PasswordHasher(time_cost=3, memory_cost=8192, workers=1, max_pending=2)
+    try:
+        results = await asyncio.gather(
+            *(hasher.hash(f"password {i}") for i in range(4)), return_exceptions=True
+        )
+        assert sum(isinstance(r, Overloaded) for r in results) == 2
+        assert sum(isinstance(r, str) for r in results) == 2
+        assert isinstance(await hasher.hash("afterwards"), str)  # the queue drained
+    finally:
+        hasher.close()
+
+
+@pytest.mark.parametrize(
+    "password", ["12345678", "a" * 128, "pass word", "😀😀😀😀😀😀😀😀", "ünïcödé!"]
+)
+def test_policy_accepts_8_to_128_characters_of_anything(password: str) -> None:
+    check_policy(password)
+
+
+@pytest.mark.parametrize("password", ["", "1234567", "a" * 129, "😀" * 7])
+def test_policy_refuses_too_short_or_too_long(password: str) -> None:
+    with pytest.raises(PasswordRejected):
+        check_policy(password)
