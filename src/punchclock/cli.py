@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from punchclock import __version__
 from punchclock.config import Settings
@@ -56,6 +58,17 @@ def prepare(settings: Settings) -> None:
     prepare_database(settings.database_path)
 
 
+def log_config() -> dict[str, Any]:
+    """Return uvicorn's logging setup, with reset codes kept out of the access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "punchclock.web.logs.RedactResetCodes"}}
+    config["handlers"]["access"]["filters"] = ["redact"]
+    config["loggers"]["punchclock"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def serve_http(host: str, port: int, workers: int) -> int:
     import uvicorn
 
@@ -71,5 +84,6 @@ def serve_http(host: str, port: int, workers: int) -> int:
         server_header=False,
         date_header=True,
         log_level="info",
+        log_config=log_config(),
     )
     return 0
