@@ -34,7 +34,8 @@ def to_email(message: Message, sender: str) -> EmailMessage:
     email["Subject"] = message.subject
     email["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
-    email.set_content(message.text)
+    # 7bit/8bit rather than quoted-printable, so a code in a long line stays whole in the file
+    email.set_content(message.text, cte="7bit" if message.text.isascii() else "8bit")
     return email
 
 
