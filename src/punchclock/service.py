@@ -189,11 +189,9 @@ class Accounts:
             if not await self._hasher.verify(auth.account.password_hash, current):
                 raise CurrentPasswordInvalid()
             new_hash = await self._hasher.hash(new_password)
-        now = self._clock.now()
-        account = await self._store.update_profile(auth.account.id, changes, now)
-        if new_hash is not None:
-            await self._store.set_password(auth.account.id, new_hash, now, keep_jti=auth.jti)
-        return account
+        return await self._store.update_profile(
+            auth.account.id, changes, self._clock.now(), password_hash=new_hash, keep_jti=auth.jti
+        )
 
     # -- sessions and authentication ------------------------------------------------------
 

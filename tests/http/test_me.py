@@ -181,8 +181,9 @@ async def test_put_me_with_a_non_object_body_is_400(client: httpx.AsyncClient, u
 
 
 async def test_password_change_needs_the_current_password_and_ends_other_sessions(
-    client: httpx.AsyncClient, user: User
+    client: httpx.AsyncClient, user: User, clock: FixedClock
 ) -> None:
+    clock.advance(1)
     other = session_from(
         await client.post("/api/sessions", json={"email": user.email, "password": user.password})
     )
@@ -192,6 +193,7 @@ async def test_password_change_needs_the_current_password_and_ends_other_session
         json={"current_password": user.password, "password": "a brand new password"},
     )
     assert response.status_code == 200
+    assert response.json()["authorization_updated_at"] > user.me["authorization_updated_at"]
     assert (await client.get("/api/v9/me", headers=cookie_header(other))).status_code == 403
     # the session that made the change goes on
     assert (await client.get("/api/v9/me", headers=cookie_header(user.session))).status_code == 200

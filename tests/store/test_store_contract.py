@@ -82,24 +82,35 @@ async def test_delete_session_touches_only_the_owners_session(store: Store) -> N
     assert await store.account_by_session("j" * 32, ann.accounts_id, T0) is None
 
 
-async def test_set_password_ends_all_sessions_but_the_one_kept(store: Store) -> None:
+async def test_a_password_change_ends_all_sessions_but_the_one_kept(store: Store) -> None:
     account = await store.create_account(new_account())
     await store.add_session(session(account, "a" * 32))
     await store.add_session(session(account, "b" * 32))
-    await store.set_password(account.id, "hash-2", T0 + 1, keep_jti="a" * 32)
-    assert await store.account_by_session("a" * 32, account.accounts_id, T0) is not None
-    assert await store.account_by_session("b" * 32, account.accounts_id, T0) is None
-    changed = await store.account_by_email(account.email)
-    assert changed is not None
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    changed = await store.update_profile(
+        account.id, ProfileChanges(), T0 + 1, password_hash="hash-2", keep_jti="a" * 32
+    )
     assert changed.password_hash == "hash-2"
     assert changed.authorization_updated_at == T0 + 1
-    await store.set_password(account.id, "hash-3", T0 + 2, keep_jti=None)
+    assert await store.account_by_session("a" * 32, account.accounts_id, T0) is not None
+    assert await store.account_by_session("b" * 32, account.accounts_id, T0) is None
+    assert await store.reset_code_account(b"code-1", T0) is None
+    await store.update_profile(account.id, ProfileChanges(), T0 + 2, password_hash="hash-3")
     assert await store.account_by_session("a" * 32, account.accounts_id, T0) is None
+
+
+async def test_a_profile_change_alone_keeps_password_and_sessions(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account))
+    changed = await store.update_profile(account.id, ProfileChanges(fullname="Ann B"), T0 + 1)
+    assert (changed.fullname, changed.password_hash) == ("Ann B", "hash-1")
+    assert changed.authorization_updated_at == T0
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0) is not None
 
 
 async def test_a_rehash_does_not_overwrite_a_password_changed_meanwhile(store: Store) -> None:
     account = await store.create_account(new_account())
-    await store.set_password(account.id, "hash-2", T0, keep_jti=None)
+    await store.update_profile(account.id, ProfileChanges(), T0, password_hash="hash-2")
     await store.replace_password_hash(account.id, "hash-1", "rehash-of-1")
     current = await store.account_by_email(account.email)
     assert current is not None

@@ -31,14 +31,19 @@ class Store(Protocol):
 
     async def delete_session(self, account_id: int, jti: str) -> None: ...
 
-    async def update_profile(self, account_id: int, changes: ProfileChanges, now: int) -> Account:
-        """Apply the changes; raise EmailTaken, or InvalidInput for a workspace not theirs."""
-        ...
+    async def update_profile(
+        self,
+        account_id: int,
+        changes: ProfileChanges,
+        now: int,
+        password_hash: str | None = None,
+        keep_jti: str | None = None,
+    ) -> Account:
+        """Apply the changes; raise EmailTaken, or InvalidInput for a workspace not theirs.
 
-    async def set_password(
-        self, account_id: int, password_hash: str, now: int, keep_jti: str | None
-    ) -> None:
-        """Set a new password; end every session but `keep_jti` and every reset code."""
+        With a password hash, also set the password and end every session but `keep_jti`
+        and every reset code.
+        """
         ...
 
     async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:

@@ -151,7 +151,14 @@ class SQLiteStore:
         with self._write() as db:
             db.execute("DELETE FROM sessions WHERE jti = ? AND account_id = ?", (jti, account_id))
 
-    async def update_profile(self, account_id: int, changes: ProfileChanges, now: int) -> Account:
+    async def update_profile(
+        self,
+        account_id: int,
+        changes: ProfileChanges,
+        now: int,
+        password_hash: str | None = None,
+        keep_jti: str | None = None,
+    ) -> Account:
         sets: list[str] = []
         args: list[object] = []
         if changes.fullname is not None:
@@ -188,6 +195,12 @@ class SQLiteStore:
                     f"UPDATE accounts SET {', '.join(sets)} WHERE id = ?",  # noqa: S608
                     (*args, account_id),
                 )
+                if password_hash is not None:
+                    _set_password(db, account_id, password_hash, now)
+                    db.execute(
+                        "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?",
+                        (account_id, keep_jti),
+                    )
                 row = db.execute(f"{_SELECT_ACCOUNT} WHERE a.id = ?", (account_id,)).fetchone()
         except sqlite3.IntegrityError as e:
             if "email_key" in str(e):
@@ -196,16 +209,6 @@ class SQLiteStore:
         account = _account(row)
         assert account is not None
         return account
-
-    async def set_password(
-        self, account_id: int, password_hash: str, now: int, keep_jti: str | None
-    ) -> None:
-        with self._write() as db:
-            _set_password(db, account_id, password_hash, now)
-            db.execute(
-                "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?",
-                (account_id, keep_jti),
-            )
 
     async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:
         with self._write() as db:
