@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -159,3 +161,15 @@ async def test_sign_up_with_malformed_json_is_400(client: httpx.AsyncClient) -> 
     )
     assert response.status_code == 400
     assert response.json().startswith("Invalid request body")
+
+
+async def test_a_database_dump_holds_neither_the_token_nor_the_password(
+    client: httpx.AsyncClient, data_dir: Path
+) -> None:
+    user = await sign_up(client)
+    files = [data_dir / "punchclock.sqlite3", data_dir / "punchclock.sqlite3-wal"]
+    dump = b"".join(path.read_bytes() for path in files if path.exists())
+    assert user.email.encode() in dump  # the dump is readable: the test looks in the right place
+    assert user.token.encode() not in dump
+    assert user.password.encode() not in dump
+    assert b"$argon2id$" in dump
