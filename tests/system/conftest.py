@@ -1,0 +1,113 @@
+"""A real punchclock server in a subprocess, as `punchclock serve` runs it, one per module."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+STARTUP_TIMEOUT = 15.0  # seconds for the server to answer its first request
+SHUTDOWN_TIMEOUT = 10.0  # seconds to exit after SIGTERM before it is killed
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A running server: where to reach it and the data dir it writes (db, keys, outbox/)."""
+
+    base_url: str
+    data_dir: Path
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def server_env(data_dir: Path, base_url: str) -> dict[str, str]:
+    """Return this process's environment without PUNCHCLOCK_* settings, plus the server's own."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PUNCHCLOCK_")}
+    return {
+        **inherited,
+        "PUNCHCLOCK_DATA_DIR": str(data_dir),
+        "PUNCHCLOCK_PUBLIC_URL": base_url,
+        # cheap argon2 keeps the suite fast; tests/unit checks the defaults
+        "PUNCHCLOCK_ARGON2_TIME_COST": "1",
+        "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024",
+    }
+
+
+def wait_until_answering(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"punchclock serve exited with {process.returncode} before answering:\n"
+                f"{log.read_text(errors='replace')}"
+            )
+        try:
+            httpx.get(f"{base_url}/api/v9/me/logged", timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(0.05)
+        else:
+            return
+    pytest.fail(
+        f"punchclock serve did not answer on {base_url} within {STARTUP_TIMEOUT} s:\n"
+        f"{log.read_text(errors='replace')}"
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=SHUTDOWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Start `python -m punchclock serve` on a free port; stop it when the module is done.
+
+    After the server stops, its log must hold no traceback: an error the server swallowed
+    (a reset mail that failed, a 500) fails the module's last test.
+    """
+    root = tmp_path_factory.mktemp("punchclock")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    data_dir = root / "data"
+    log = root / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "punchclock", "serve", "--port", str(port)],
+            cwd=root,
+            env=server_env(data_dir, base_url),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_answering(process, base_url, log)
+        yield Server(base_url=base_url, data_dir=data_dir, log=log)
+    finally:
+        stop(process)
+    output_text = log.read_text(errors="replace")
+    assert "Traceback" not in output_text, f"the server logged an error:\n{output_text}"
+
+
+@pytest.fixture
+def email() -> str:
+    """Return an address no other test uses (example.com: toggl-python refuses .test)."""
+    return f"user-{uuid.uuid4().hex[:12]}@example.com"
