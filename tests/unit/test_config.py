@@ -94,7 +94,7 @@ def test_migrate_creates_the_database_keys_and_secret_private_to_the_owner(tmp_p
     result = _punchclock(["migrate"], {"PUNCHCLOCK_DATA_DIR": str(tmp_path / "d")}, tmp_path)
     assert result.returncode == 0, result.stderr
     data = tmp_path / "d"
-    assert (data / "punchclock.sqlite3").exists()
+    assert oct((data / "punchclock.sqlite3").stat().st_mode & 0o777) == "0o600"
     assert oct(data.stat().st_mode & 0o777) == "0o700"
     assert oct((data / "secret.key").stat().st_mode & 0o777) == "0o600"
     [key] = (data / "keys").glob("*.pem")

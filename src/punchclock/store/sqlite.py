@@ -9,6 +9,7 @@ file wait for each other instead of failing.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ class SQLiteStore:
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():  # the accounts table is private to the service's user
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(
             path, isolation_level=None, check_same_thread=False, cached_statements=256
         )
