@@ -69,12 +69,16 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def serve_http(host: str, port: int, workers: int) -> int:
+APP_FACTORY = "punchclock.web.app:app_from_env"
+
+
+def serve_http(host: str, port: int, workers: int, app: str = APP_FACTORY) -> int:
+    """Serve with uvicorn; `app` is for the benchmark, which serves its baseline the same way."""
     import uvicorn
 
     uvicorn.run(
-        "punchclock.web.app:app_from_env",
-        factory=True,
+        app,
+        factory=app == APP_FACTORY,
         host=host,
         port=port,
         workers=workers,
