@@ -6,11 +6,13 @@ and stored the same way by every backend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
+
+# msgspec Structs rather than dataclasses: a frozen dataclass costs ~1.5 us to build, a
+# Struct ~0.1 us, and an Account is built on every authenticated request.
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(msgspec.Struct, frozen=True):
     id: int
     accounts_id: str  # Toggl's `toggl_accounts_id`: 22 characters
     email: str
@@ -26,8 +28,7 @@ class Account:
     authorization_updated_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class NewAccount:
+class NewAccount(msgspec.Struct, frozen=True):
     accounts_id: str
     email: str
     fullname: str
@@ -39,8 +40,7 @@ class NewAccount:
     now: int
 
 
-@dataclass(frozen=True, slots=True)
-class Workspace:
+class Workspace(msgspec.Struct, frozen=True):
     id: int
     owner_id: int
     name: str
@@ -48,8 +48,7 @@ class Workspace:
     updated_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(msgspec.Struct, frozen=True):
     jti: str  # the JWT's id: 32 hex characters
     account_id: int
     created_at: int
@@ -59,8 +58,7 @@ class Session:
     ip: str
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileChanges:
+class ProfileChanges(msgspec.Struct, frozen=True):
     """Fields of an account a user may change; None leaves a field as it is."""
 
     fullname: str | None = None
@@ -72,16 +70,14 @@ class ProfileChanges:
     default_workspace_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
+class ClientInfo(msgspec.Struct, frozen=True):
     """Who is calling, as far as the request tells: recorded with sessions."""
 
     ip: str = ""
     user_agent: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True):
     """One email to send."""
 
     to: str
