@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar
 
 import msgspec
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from punchclock.errors import InvalidInput
-from punchclock.models import ClientInfo
+from punchclock.models import Account, ClientInfo
 from punchclock.service import Accounts, SignUp
 from punchclock.web import wire
 from punchclock.web.auth import (
@@ -58,20 +59,27 @@ async def read_json(request: Request, shape: type[T]) -> T:
 class Api:
     """The endpoints of Toggl's accounts service and of /api/v9/me."""
 
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, render_cache_size: int = 4096) -> None:
         self.accounts = accounts
+        # /me is the hottest answer there is. Its body depends only on the account row, which
+        # is read afresh on every request, so a body cached by that row is never stale.
+        self._me_body = functools.lru_cache(maxsize=render_cache_size)(self._render_me)
+
+    def _render_me(self, account: Account) -> bytes:
+        return msgspec.json.encode(wire.me(account, self.accounts.api_token(account)))
 
     def routes(self) -> list[Route]:
         return [
+            # the hot paths first: routes are matched in order
+            Route("/api/v9/me", self.me, methods=["GET"]),
+            Route("/api/v9/me/logged", self.logged, methods=["GET"]),
             Route("/api/signup", self.sign_up, methods=["POST"]),
             Route("/api/sessions", self.log_in, methods=["POST"]),
             Route("/api/sessions", self.log_out, methods=["DELETE"]),
             Route("/api/me/close_account/track", self.close_account, methods=["POST"]),
             Route("/api/me/password_reset/request", self.request_reset, methods=["POST"]),
             Route("/api/me/password_reset/confirm/{code}", self.confirm_reset, methods=["POST"]),
-            Route("/api/v9/me", self.me, methods=["GET"]),
             Route("/api/v9/me", self.update_me, methods=["PUT"]),
-            Route("/api/v9/me/logged", self.logged, methods=["GET"]),
             Route("/api/v9/me/reset_token", self.reset_token, methods=["POST"]),
         ]
 
@@ -129,11 +137,11 @@ class Api:
 
     async def me(self, request: Request) -> Response:
         auth = await authenticate(self.accounts, request)
-        token = self.accounts.api_token(auth.account)
-        if _flag(request, "with_related_data"):
+        if request.scope["query_string"] and _flag(request, "with_related_data"):
+            token = self.accounts.api_token(auth.account)
             workspaces = await self.accounts.workspaces(auth)
             return json_response(wire.me_with_related_data(auth.account, token, workspaces))
-        return json_response(wire.me(auth.account, token))
+        return Response(self._me_body(auth.account), media_type=JSON)
 
     async def update_me(self, request: Request) -> Response:
         auth = await authenticate(self.accounts, request)
