@@ -33,10 +33,7 @@ async def authenticate(accounts: Accounts, request: Request) -> Authenticated:
 
 
 def session_cookie(request: Request) -> str | None:
-    token = request.cookies.get(COOKIE)
-    if not token or len(token) > MAX_CREDENTIAL:
-        return None
-    return token
+    return request.cookies.get(COOKIE) or None
 
 
 def set_session_cookie(response: Response, session: IssuedSession) -> None:
