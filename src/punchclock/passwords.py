@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 import secrets
 import unicodedata
@@ -101,3 +102,49 @@ class PasswordHasher:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._pending -= 1
+
+
+class VerifiedPasswords:
+    """Email and password pairs verified recently, so that a repeat caller skips argon2.
+
+    Toggl's clients send email:password on every API call; without this, each call would
+    cost a full hash. Entries are keyed by an HMAC under a random per-process key, so the
+    cache holds no password and no hash an attacker could test guesses against. Each entry
+    remembers the password hash it was verified against and is used only while the stored
+    hash is the same, so a password change stops it at once in every process. It is
+    bounded in size (oldest dropped first) and in time.
+    """
+
+    def __init__(self, max_entries: int = 10_000, ttl: int = 300) -> None:
+        self._key = secrets.token_bytes(32)
+        self._max_entries = max_entries
+        self._ttl = ttl * 1_000_000  # microseconds
+        self._entries: dict[bytes, tuple[int, str, int]] = {}  # key -> (account, hash, until)
+
+    def key(self, email: str, password: str) -> bytes:
+        """Return the cache key of a pair: HMAC-SHA256 under the process key."""
+        pair = email.lower().encode() + b"\0" + password.encode("utf-8", "surrogatepass")
+        return hmac.digest(self._key, pair, "sha256")
+
+    def holds(self, key: bytes, account_id: int, password_hash: str, now: int) -> bool:
+        """Tell whether the pair was verified for this account and its current hash."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False
+        if entry[0] == account_id and entry[1] == password_hash and now < entry[2]:
+            return True
+        del self._entries[key]
+        return False
+
+    def remember(self, key: bytes, account_id: int, password_hash: str, now: int) -> None:
+        if len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]  # the oldest
+        self._entries[key] = (account_id, password_hash, now + self._ttl)
+
+    def forget_account(self, account_id: int) -> None:
+        """Drop every entry of an account (its password changed or it was closed)."""
+        for key in [k for k, entry in self._entries.items() if entry[0] == account_id]:
+            del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -30,7 +30,7 @@ from punchclock.models import (
     Session,
     Workspace,
 )
-from punchclock.passwords import PasswordHasher
+from punchclock.passwords import PasswordHasher, VerifiedPasswords
 from punchclock.store import Store
 from punchclock.tokens import (
     SecretBox,
@@ -104,6 +104,7 @@ class Accounts:
         session_lifetime: int,
         reset_code_ttl: int,
         clock: Clock | None = None,
+        verified_passwords: VerifiedPasswords | None = None,
     ) -> None:
         self._store = store
         self._mailer = mailer
@@ -115,6 +116,7 @@ class Accounts:
         self._reset_code_ttl = reset_code_ttl
         self._clock = clock or SystemClock()
         self._background: set[asyncio.Task[None]] = set()
+        self._verified = verified_passwords or VerifiedPasswords()
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -151,6 +153,7 @@ class Accounts:
     async def close_account(self, auth: Authenticated) -> None:
         """End every session, the API token and the password at once; erase personal data."""
         await self._store.close_account(auth.account.id, self._clock.now())
+        self._verified.forget_account(auth.account.id)
 
     async def workspaces(self, auth: Authenticated) -> list[Workspace]:
         return await self._store.workspaces_of(auth.account.id)
@@ -189,9 +192,12 @@ class Accounts:
             if not await self._hasher.verify(auth.account.password_hash, current):
                 raise CurrentPasswordInvalid()
             new_hash = await self._hasher.hash(new_password)
-        return await self._store.update_profile(
+        account = await self._store.update_profile(
             auth.account.id, changes, self._clock.now(), password_hash=new_hash, keep_jti=auth.jti
         )
+        if new_hash is not None or changes.email is not None:
+            self._verified.forget_account(account.id)
+        return account
 
     # -- sessions and authentication ------------------------------------------------------
 
@@ -246,6 +252,12 @@ class Accounts:
         account (ASVS 5 V6.3.8).
         """
         account = await self._store.account_by_email(email) if _EMAIL.fullmatch(email) else None
+        now = self._clock.now()
+        key = self._verified.key(email, password)
+        if account is not None and self._verified.holds(
+            key, account.id, account.password_hash, now
+        ):
+            return account
         password_hash = account.password_hash if account is not None else None
         if not await self._hasher.verify(password_hash, password) or account is None:
             raise InvalidCredentials()
@@ -253,6 +265,8 @@ class Accounts:
             # the argon2 parameters were raised since this hash was made (OWASP CS1)
             new_hash = await self._hasher.hash(password)
             await self._store.replace_password_hash(account.id, account.password_hash, new_hash)
+        else:
+            self._verified.remember(key, account.id, account.password_hash, now)
         return account
 
     async def _start_session(
@@ -304,6 +318,7 @@ class Accounts:
         account = await self._store.use_reset_code(lookup, password_hash, self._clock.now())
         if account is None:
             raise ResetCodeInvalid()
+        self._verified.forget_account(account.id)
         return account, await self._start_session(account, False, client)
 
     async def _send_reset_code(self, email: str) -> None:
