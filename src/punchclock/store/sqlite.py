@@ -1,20 +1,25 @@
 """SQLiteStore: the embedded default, on the stdlib sqlite3 driver in WAL mode.
 
-Queries are short indexed lookups that take microseconds, so they run on the event loop
+Reads are short indexed lookups that take microseconds, so they run on the event loop
 thread: handing each to a thread would cost more than the query itself (aiosqlite halved
-the hot path's throughput when measured on this project's machines). Writes take
-SQLite's write lock up front (BEGIN IMMEDIATE), so that several worker processes on one
-file wait for each other instead of failing.
+the hot path's throughput when measured on this project's machines).
+
+Writes go to one writer thread with a connection of its own, because a commit waits for
+the disk (fsync) and, with several worker processes on one file, for the others' write
+lock: neither wait may stop the event loop. Each write takes SQLite's write lock up front
+(BEGIN IMMEDIATE), so that writers queue for it instead of failing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError
 from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
@@ -25,6 +30,21 @@ _ACCOUNT_COLUMNS = (
     "a.created_at, a.updated_at, a.authorization_updated_at"
 )
 _SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
+# Built once: the hot path should not format the same SQL string on every request.
+_BY_ID = f"{_SELECT_ACCOUNT} WHERE a.id = ?"
+_BY_EMAIL = f"{_SELECT_ACCOUNT} WHERE a.email_key = ? AND a.closed_at IS NULL"
+_BY_TOKEN = f"{_SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND a.closed_at IS NULL"
+_BY_SESSION = (
+    f"{_SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
+    "WHERE s.jti = ? AND s.expires_at > ? AND a.accounts_id = ? AND a.closed_at IS NULL"
+)
+_BY_RESET_CODE = (
+    f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
+    "WHERE r.code_lookup = ? AND r.expires_at > ? AND a.closed_at IS NULL"
+)
+
+
+T = TypeVar("T")
 
 
 def _account(row: tuple[object, ...] | None) -> Account | None:
@@ -35,96 +55,60 @@ class SQLiteStore:
     """The Store on one SQLite file; one connection per process."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():  # the accounts table is private to the service's user
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._db = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, cached_statements=256
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # FULL: a commit is on disk before it is acknowledged, so an account that was
-        # answered 200 survives a crash or power loss, not only a killed process.
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.execute("PRAGMA foreign_keys = ON")
-        migrate(self._db)
+        self._writer = _connect(path, busy_timeout_ms)
+        migrate(self._writer)
+        self._db = _connect(path, busy_timeout_ms)
+        self._db.execute("PRAGMA query_only = ON")  # this one reads; the writer writes
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    async def _transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn(connection) as one write transaction on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writes, _transaction, self._writer, fn
+        )
 
     async def create_account(self, new: NewAccount) -> Account:
-        try:
-            with self._write() as db:
-                account_id = db.execute(
-                    "INSERT INTO accounts (accounts_id, email, email_key, fullname, "
-                    "password_hash, api_token_lookup, api_token_sealed, timezone, "
-                    "created_at, updated_at, authorization_updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                    (
-                        new.accounts_id,
-                        new.email,
-                        new.email.lower(),
-                        new.fullname,
-                        new.password_hash,
-                        new.api_token_lookup,
-                        new.api_token_sealed,
-                        new.timezone,
-                        new.now,
-                        new.now,
-                        new.now,
-                    ),
-                ).fetchone()[0]
-                workspace_id = db.execute(
-                    "INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?) RETURNING id",
-                    (account_id, new.workspace_name, new.now, new.now),
-                ).fetchone()[0]
-                db.execute(
-                    "UPDATE accounts SET default_workspace_id = ? WHERE id = ?",
-                    (workspace_id, account_id),
-                )
-                row = db.execute(f"{_SELECT_ACCOUNT} WHERE a.id = ?", (account_id,)).fetchone()
-        except sqlite3.IntegrityError as e:
-            if "email_key" in str(e):
-                raise EmailTaken() from None
-            raise
-        account = _account(row)
-        assert account is not None
-        return account
+        def tx(db: sqlite3.Connection) -> Account:
+            account_id = db.execute(
+                "INSERT INTO accounts (accounts_id, email, email_key, fullname, "
+                "password_hash, api_token_lookup, api_token_sealed, timezone, "
+                "created_at, updated_at, authorization_updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    new.accounts_id,
+                    new.email,
+                    new.email.lower(),
+                    new.fullname,
+                    new.password_hash,
+                    new.api_token_lookup,
+                    new.api_token_sealed,
+                    new.timezone,
+                    new.now,
+                    new.now,
+                    new.now,
+                ),
+            ).fetchone()[0]
+            workspace_id = db.execute(
+                "INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?) RETURNING id",
+                (account_id, new.workspace_name, new.now, new.now),
+            ).fetchone()[0]
+            db.execute(
+                "UPDATE accounts SET default_workspace_id = ? WHERE id = ?",
+                (workspace_id, account_id),
+            )
+            return _account_by_id(db, account_id)
+
+        return await self._transact(_unique_email(tx))
 
     async def account_by_email(self, email: str) -> Account | None:
-        return _account(
-            self._db.execute(
-                f"{_SELECT_ACCOUNT} WHERE a.email_key = ? AND a.closed_at IS NULL",
-                (email.lower(),),
-            ).fetchone()
-        )
+        return _account(self._db.execute(_BY_EMAIL, (email.lower(),)).fetchone())
 
     async def account_by_token(self, token_lookup: bytes) -> Account | None:
-        return _account(
-            self._db.execute(
-                f"{_SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND a.closed_at IS NULL",
-                (token_lookup,),
-            ).fetchone()
-        )
+        return _account(self._db.execute(_BY_TOKEN, (token_lookup,)).fetchone())
 
     async def account_by_session(self, jti: str, accounts_id: str, now: int) -> Account | None:
-        return _account(
-            self._db.execute(
-                f"{_SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
-                "WHERE s.jti = ? AND s.expires_at > ? AND a.accounts_id = ? "
-                "AND a.closed_at IS NULL",
-                (jti, now, accounts_id),
-            ).fetchone()
-        )
+        return _account(self._db.execute(_BY_SESSION, (jti, now, accounts_id)).fetchone())
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
         rows = self._db.execute(
@@ -135,7 +119,7 @@ class SQLiteStore:
         return [Workspace(*row) for row in rows]
 
     async def add_session(self, session: Session) -> None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO sessions (jti, account_id, created_at, expires_at, remember_me, "
                 "user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -150,9 +134,13 @@ class SQLiteStore:
                 ),
             )
 
+        await self._transact(tx)
+
     async def delete_session(self, account_id: int, jti: str) -> None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM sessions WHERE jti = ? AND account_id = ?", (jti, account_id))
+
+        await self._transact(tx)
 
     async def update_profile(
         self,
@@ -184,54 +172,53 @@ class SQLiteStore:
             args.append(changes.default_workspace_id)
         sets.append("updated_at = ?")
         args.append(now)
-        try:
-            with self._write() as db:
-                if (
-                    changes.default_workspace_id is not None
-                    and not db.execute(
-                        "SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?",
-                        (changes.default_workspace_id, account_id),
-                    ).fetchone()
-                ):
-                    raise InvalidInput("Invalid default_workspace_id")
+
+        def tx(db: sqlite3.Connection) -> Account:
+            if (
+                changes.default_workspace_id is not None
+                and not db.execute(
+                    "SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?",
+                    (changes.default_workspace_id, account_id),
+                ).fetchone()
+            ):
+                raise InvalidInput("Invalid default_workspace_id")
+            db.execute(
+                f"UPDATE accounts SET {', '.join(sets)} WHERE id = ?",  # noqa: S608
+                (*args, account_id),
+            )
+            if password_hash is not None:
+                _set_password(db, account_id, password_hash, now)
                 db.execute(
-                    f"UPDATE accounts SET {', '.join(sets)} WHERE id = ?",  # noqa: S608
-                    (*args, account_id),
+                    "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?",
+                    (account_id, keep_jti),
                 )
-                if password_hash is not None:
-                    _set_password(db, account_id, password_hash, now)
-                    db.execute(
-                        "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?",
-                        (account_id, keep_jti),
-                    )
-                row = db.execute(f"{_SELECT_ACCOUNT} WHERE a.id = ?", (account_id,)).fetchone()
-        except sqlite3.IntegrityError as e:
-            if "email_key" in str(e):
-                raise EmailTaken() from None
-            raise
-        account = _account(row)
-        assert account is not None
-        return account
+            return _account_by_id(db, account_id)
+
+        return await self._transact(_unique_email(tx))
 
     async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?",
                 (new, account_id, old),
             )
 
+        await self._transact(tx)
+
     async def set_api_token(
         self, account_id: int, token_lookup: bytes, token_sealed: bytes, now: int
     ) -> None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> None:
             db.execute(
                 "UPDATE accounts SET api_token_lookup = ?, api_token_sealed = ?, "
                 "updated_at = ?, authorization_updated_at = ? WHERE id = ?",
                 (token_lookup, token_sealed, now, now, account_id),
             )
 
+        await self._transact(tx)
+
     async def close_account(self, account_id: int, now: int) -> None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> None:
             db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
             db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
             db.execute(
@@ -247,10 +234,12 @@ class SQLiteStore:
                 (now, now, now, account_id),
             )
 
+        await self._transact(tx)
+
     async def replace_reset_code(
         self, account_id: int, code_lookup: bytes, expires_at: int, now: int
     ) -> None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
@@ -259,19 +248,15 @@ class SQLiteStore:
                 (code_lookup, account_id, expires_at, now),
             )
 
+        await self._transact(tx)
+
     async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
-        return _account(
-            self._db.execute(
-                f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
-                "WHERE r.code_lookup = ? AND r.expires_at > ? AND a.closed_at IS NULL",
-                (code_lookup, now),
-            ).fetchone()
-        )
+        return _account(self._db.execute(_BY_RESET_CODE, (code_lookup, now)).fetchone())
 
     async def use_reset_code(
         self, code_lookup: bytes, password_hash: str, now: int
     ) -> Account | None:
-        with self._write() as db:
+        def tx(db: sqlite3.Connection) -> Account | None:
             row = db.execute(
                 "DELETE FROM reset_codes WHERE code_lookup = ? AND expires_at > ? "
                 "RETURNING account_id",
@@ -281,16 +266,62 @@ class SQLiteStore:
                 return None
             _set_password(db, row[0], password_hash, now)
             db.execute("DELETE FROM sessions WHERE account_id = ?", (row[0],))
-            account = db.execute(
-                f"{_SELECT_ACCOUNT} WHERE a.id = ? AND a.closed_at IS NULL", (row[0],)
-            ).fetchone()
-        return _account(account)
+            return _account_by_id(db, row[0])
+
+        return await self._transact(tx)
 
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     async def close(self) -> None:
+        self._writes.shutdown(wait=True)
+        self._writer.close()
         self._db.close()
+
+
+def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():  # the accounts table is private to the service's user
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    db.execute("PRAGMA journal_mode = WAL")
+    # FULL: a commit is on disk before it is acknowledged, so an account that was
+    # answered 200 survives a crash or power loss, not only a killed process.
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+def _transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return result
+
+
+def _unique_email(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+    """Turn the email's unique-constraint error into EmailTaken."""
+
+    def run(db: sqlite3.Connection) -> T:
+        try:
+            return fn(db)
+        except sqlite3.IntegrityError as e:
+            if "email_key" in str(e):
+                raise EmailTaken() from None
+            raise
+
+    return run
+
+
+def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:
+    row = db.execute(_BY_ID, (account_id,)).fetchone()
+    assert row is not None
+    return Account(*row)
 
 
 def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, now: int) -> None:
@@ -305,11 +336,11 @@ def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, n
 
 def prepare_database(path: Path) -> int:
     """Create or upgrade the schema of the database file; return its version."""
-    store = SQLiteStore(path)
+    db = _connect(path, 5000)
     try:
-        return store.schema_version()
+        return migrate(db)
     finally:
-        store._db.close()
+        db.close()
 
 
 def migrations() -> list[tuple[int, str]]:
