@@ -270,9 +270,6 @@ class SQLiteStore:
 
         return await self._transact(tx)
 
-    def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
     async def close(self) -> None:
         self._writes.shutdown(wait=True)
         self._writer.close()
