@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import msgspec
+
 from punchclock import passwords
 from punchclock.errors import (
     CurrentPasswordInvalid,
@@ -204,8 +206,11 @@ class Accounts:
     async def log_in(
         self, email: str, password: str, remember_me: bool, client: ClientInfo
     ) -> tuple[Account, IssuedSession]:
-        """Check an email and password and start a session."""
-        account = await self.authenticate_password(email, password)
+        """Check an email and password and start a session.
+
+        A log-in always costs a full hash: the cache of verified passwords serves API calls.
+        """
+        account = await self._check_password(await self._account_by_email(email), password)
         return account, await self._start_session(account, remember_me, client)
 
     async def log_out(self, auth: Authenticated, cookie_token: str | None) -> None:
@@ -245,19 +250,28 @@ class Accounts:
         return Authenticated(account, claims.jti)
 
     async def authenticate_password(self, email: str, password: str) -> Account:
-        """Return the account if the password is its own; raise InvalidCredentials otherwise.
-
-        An unknown email, a closed account and a wrong password all cost one hash and give
-        the same error, so neither the answer nor its timing tells whether an email has an
-        account (ASVS 5 V6.3.8).
-        """
-        account = await self._store.account_by_email(email) if _EMAIL.fullmatch(email) else None
+        """Authenticate Basic email:password on an API call; a repeat caller skips argon2."""
+        account = await self._account_by_email(email)
         now = self._clock.now()
         key = self._verified.key(email, password)
         if account is not None and self._verified.holds(
             key, account.id, account.password_hash, now
         ):
             return account
+        account = await self._check_password(account, password)
+        self._verified.remember(key, account.id, account.password_hash, now)
+        return account
+
+    async def _account_by_email(self, email: str) -> Account | None:
+        return await self._store.account_by_email(email) if _EMAIL.fullmatch(email) else None
+
+    async def _check_password(self, account: Account | None, password: str) -> Account:
+        """Return the account if the password is its own; raise InvalidCredentials otherwise.
+
+        An unknown email, a closed account and a wrong password all cost one hash and give
+        the same error, so neither the answer nor its timing tells whether an email has an
+        account (ASVS 5 V6.3.8).
+        """
         password_hash = account.password_hash if account is not None else None
         if not await self._hasher.verify(password_hash, password) or account is None:
             raise InvalidCredentials()
@@ -265,8 +279,7 @@ class Accounts:
             # the argon2 parameters were raised since this hash was made (OWASP CS1)
             new_hash = await self._hasher.hash(password)
             await self._store.replace_password_hash(account.id, account.password_hash, new_hash)
-        else:
-            self._verified.remember(key, account.id, account.password_hash, now)
+            account = msgspec.structs.replace(account, password_hash=new_hash)
         return account
 
     async def _start_session(

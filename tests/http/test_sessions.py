@@ -4,8 +4,10 @@ import base64
 import json
 
 import httpx
+import pytest
 
 from punchclock.config import SESSION_LIFETIME
+from punchclock.service import Accounts
 from tests.conftest import User, sign_up
 from tests.support import FORBIDDEN, basic, cookie_header, session_from, token_auth
 
@@ -155,3 +157,38 @@ async def test_log_out_twice_is_403_the_second_time(client: httpx.AsyncClient, u
     assert (await client.delete("/api/sessions", headers=cookie_header(user.session))).is_success
     second = await client.delete("/api/sessions", headers=cookie_header(user.session))
     assert second.status_code == 403
+
+
+class CountingVerify:
+    def __init__(self, accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        hasher = accounts._hasher
+        real = hasher.verify
+
+        async def verify(password_hash: str | None, password: str) -> bool:
+            self.calls += 1
+            return await real(password_hash, password)
+
+        monkeypatch.setattr(hasher, "verify", verify)
+
+
+async def test_every_log_in_costs_a_full_hash(
+    client: httpx.AsyncClient, user: User, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = CountingVerify(accounts, monkeypatch)
+    for _ in range(3):
+        assert (await log_in(client, user)).status_code == 200
+    assert counter.calls == 3
+
+
+async def test_a_repeat_basic_caller_is_hashed_once(
+    client: httpx.AsyncClient, user: User, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = CountingVerify(accounts, monkeypatch)
+    for _ in range(3):
+        response = await client.get("/api/v9/me", headers=basic(user.email, user.password))
+        assert response.status_code == 200
+    assert counter.calls == 1
+    wrong = await client.get("/api/v9/me", headers=basic(user.email, "not the password"))
+    assert wrong.status_code == 403
+    assert counter.calls == 2  # a wrong password is never served from the cache

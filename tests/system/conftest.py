@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -40,6 +41,7 @@ def server_env(data_dir: Path, base_url: str) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PUNCHCLOCK_")}
     return {
         **inherited,
+        "PYTHONUNBUFFERED": "1",  # the log is read while the server runs
         "PUNCHCLOCK_DATA_DIR": str(data_dir),
         "PUNCHCLOCK_PUBLIC_URL": base_url,
         # cheap argon2 keeps the suite fast; tests/unit checks the defaults
@@ -77,21 +79,20 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=SHUTDOWN_TIMEOUT)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Start `python -m punchclock serve` on a free port; stop it when the module is done.
+@contextlib.contextmanager
+def running_server(root: Path, *args: str) -> Iterator[Server]:
+    """Run `python -m punchclock serve [args]` on a free port until the block ends.
 
     After the server stops, its log must hold no traceback: an error the server swallowed
-    (a reset mail that failed, a 500) fails the module's last test.
+    (a reset mail that failed, a 500) fails the test that used it.
     """
-    root = tmp_path_factory.mktemp("punchclock")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     data_dir = root / "data"
     log = root / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "punchclock", "serve", "--port", str(port)],
+            [sys.executable, "-m", "punchclock", "serve", "--port", str(port), *args],
             cwd=root,
             env=server_env(data_dir, base_url),
             stdin=subprocess.DEVNULL,
@@ -105,6 +106,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop(process)
     output_text = log.read_text(errors="replace")
     assert "Traceback" not in output_text, f"the server logged an error:\n{output_text}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the whole module (each test makes its own account)."""
+    with running_server(tmp_path_factory.mktemp("punchclock")) as running:
+        yield running
 
 
 @pytest.fixture
