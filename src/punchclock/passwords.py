@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import os
 import secrets
+import threading
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +38,20 @@ def check_policy(password: str) -> None:
         raise PasswordRejected(f"Password must be at most {MAX_LENGTH} characters")
 
 
+HASH_THREAD_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Make the calling hash thread yield the CPU to the thread that serves requests.
+
+    Hashing may use every idle core, but while a log-in flood runs, a request that needs
+    no hash must not wait behind one: on Linux a thread has its own nice value, and at
+    +10 the scheduler gives it about a tenth of the weight of the event loop's thread.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not permitted
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+
+
 class PasswordHasher:
     """argon2id hash and verify on a fixed pool of threads, with a bounded queue.
 
@@ -59,7 +75,9 @@ class PasswordHasher:
             type=argon2.Type.ID,
         )
         self._pool = ThreadPoolExecutor(
-            max_workers=workers or os.cpu_count() or 1, thread_name_prefix="argon2"
+            max_workers=workers or os.cpu_count() or 1,
+            thread_name_prefix="argon2",
+            initializer=_lower_priority,
         )
         self._max_pending = max_pending
         self._pending = 0

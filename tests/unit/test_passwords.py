@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import Iterator
 
 import argon2
@@ -8,7 +10,7 @@ import pytest
 
 from punchclock.config import Settings
 from punchclock.errors import Overloaded, PasswordRejected
-from punchclock.passwords import PasswordHasher, check_policy, normalize
+from punchclock.passwords import HASH_THREAD_NICENESS, PasswordHasher, check_policy, normalize
 
 
 @pytest.fixture
@@ -74,3 +76,13 @@ def test_policy_accepts_8_to_128_characters_of_anything(password: str) -> None:
 def test_policy_refuses_too_short_or_too_long(password: str) -> None:
     with pytest.raises(PasswordRejected):
         check_policy(password)
+
+
+async def test_hash_threads_run_at_a_lower_priority_than_the_event_loop(
+    hasher: PasswordHasher,
+) -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    in_pool = await asyncio.get_running_loop().run_in_executor(hasher._pool, niceness)
+    assert in_pool == niceness() + HASH_THREAD_NICENESS

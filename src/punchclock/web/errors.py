@@ -59,6 +59,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if status is None:
         log.error("no HTTP status for %s", type(exc).__name__)
         return error_response("Internal server error", 500)
+    if status == 403:
+        return forbidden()  # the commonest error, its body encoded once
     headers = {"Retry-After": "1"} if status == 503 else None
     return error_response(exc.message, status, headers)
 
