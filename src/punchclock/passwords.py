@@ -38,18 +38,16 @@ def check_policy(password: str) -> None:
         raise PasswordRejected(f"Password must be at most {MAX_LENGTH} characters")
 
 
-HASH_THREAD_NICENESS = 10
-
-
 def _lower_priority() -> None:
-    """Make the calling hash thread yield the CPU to the thread that serves requests.
+    """Make the calling hash thread yield the CPU to the threads that serve requests.
 
     Hashing may use every idle core, but while a log-in flood runs, a request that needs
-    no hash must not wait behind one: on Linux a thread has its own nice value, and at
-    +10 the scheduler gives it about a tenth of the weight of the event loop's thread.
+    no hash must not wait behind one. On Linux each thread has its own scheduling policy:
+    SCHED_IDLE gives it a weight of 3 against the event loop's 1024, so the loop's thread
+    takes a core the moment it wakes, and hashing still gets every cycle nobody else wants.
     """
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or not permitted
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
 
 
 class PasswordHasher:

@@ -10,7 +10,7 @@ import pytest
 
 from punchclock.config import Settings
 from punchclock.errors import Overloaded, PasswordRejected
-from punchclock.passwords import HASH_THREAD_NICENESS, PasswordHasher, check_policy, normalize
+from punchclock.passwords import PasswordHasher, check_policy, normalize
 
 
 @pytest.fixture
@@ -78,11 +78,10 @@ def test_policy_refuses_too_short_or_too_long(password: str) -> None:
         check_policy(password)
 
 
-async def test_hash_threads_run_at_a_lower_priority_than_the_event_loop(
-    hasher: PasswordHasher,
-) -> None:
-    def niceness() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+async def test_hash_threads_yield_the_cpu_to_the_event_loop(hasher: PasswordHasher) -> None:
+    def policy() -> int:
+        return os.sched_getscheduler(threading.get_native_id())
 
-    in_pool = await asyncio.get_running_loop().run_in_executor(hasher._pool, niceness)
-    assert in_pool == niceness() + HASH_THREAD_NICENESS
+    in_pool = await asyncio.get_running_loop().run_in_executor(hasher._pool, policy)
+    assert in_pool == os.SCHED_IDLE
+    assert policy() == os.SCHED_OTHER  # the event loop's thread is left as it was
