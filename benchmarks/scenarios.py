@@ -1,0 +1,404 @@
+"""The benchmark's scenarios, in the order they run, against servers this module starts."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import itertools
+import json
+import secrets
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import BenchError, hashing, seeding, servers, wrk
+from benchmarks.servers import Server
+
+GROUPS = ("me", "logins", "scale")  # what --scenarios may choose; the baseline always runs
+COOKIE = "__Secure-accounts-session"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    quick: bool
+    duration: int  # seconds per measured run
+    connections: int  # for /me and the baseline
+    probe_connections: int  # /me during the log-in flood, and its idle twin
+    flood_connections: int  # log-ins in flight
+    login_duration: int  # seconds per log-in run
+    warmup: int  # seconds of unmeasured load on a fresh server
+    timeout: int  # seconds before wrk counts a request as timed out
+    workers: int
+    small_accounts: int
+    large_accounts: int
+    verify_samples: int
+    groups: frozenset[str]
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def me(headers: dict[str, str]) -> wrk.Load:
+    return wrk.Load(path="/api/v9/me", headers=headers)
+
+
+def log_in_load(email: str) -> wrk.Load:
+    body = json.dumps({"email": email, "password": seeding.PASSWORD, "remember_me": False})
+    return wrk.Load(
+        method="POST",
+        path="/api/sessions",
+        headers={"Content-Type": "application/json"},
+        body=body,
+    )
+
+
+class Bench:
+    """Runs the scenarios and keeps every figure they produce."""
+
+    def __init__(self, options: Options, workdir: Path, stack: contextlib.ExitStack) -> None:
+        self.options = options
+        self.workdir = workdir
+        self._stack = stack
+        self._runs = itertools.count(1)
+        self.scenarios: dict[str, dict[str, Any]] = {}
+        self.seeding: dict[str, dict[str, Any]] = {}
+        self.rss: dict[str, dict[str, Any]] = {}
+        self.hash_limit: hashing.HashLimit | None = None
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
+        self._password_hash = ""
+
+    # -- the plan -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        o = self.options
+        # First, while nothing else runs: the time one argon2 verify takes here.
+        self.say(f"timing {o.verify_samples} argon2id verifies")
+        self.hash_limit = hashing.measure(o.verify_samples)
+        self._password_hash = hashing.hash_password(seeding.PASSWORD, self.hash_limit.params)
+        self.say(
+            f"  verify {self.hash_limit.verify_seconds * 1000:.1f} ms median, "
+            f"{self.hash_limit.cores} cores: hash limit {self.hash_limit.per_second:.1f} log-ins/s"
+        )
+
+        self.baseline("baseline")
+
+        small, seeded = self.punchclock("small", o.small_accounts)
+        if "me" in o.groups:
+            self.me_scenarios(small)
+        if "scale" in o.groups:
+            self.by_rotating_tokens(small, "me_token_small_db", seeded)
+        if "logins" in o.groups:
+            self.log_in_scenarios(small)
+        if "scale" in o.groups:
+            self.rss["small_db"] = self.rss_of(small, seeded.count)
+        self.stop(small)
+
+        if "scale" in o.groups:
+            large, seeded = self.punchclock("large", o.large_accounts)
+            self.by_rotating_tokens(large, "me_token_large_db", seeded)
+            # Log-ins too before RSS is read: argon2's memory is part of a worker's size.
+            logins = self.measure(
+                large,
+                "logins_large_db",
+                f"log-ins, {seeded.count:,} accounts",
+                log_in_load(seeding.email_of(seeded.count)),
+                credential="email:password (JSON)",
+                connections=o.flood_connections,
+                warm=False,
+                accounts=seeded.count,
+            )
+            self.check_hashing(logins)
+            self.rss["large_db"] = self.rss_of(large, seeded.count)
+            self.stop(large)
+
+        if not o.quick:  # a second baseline shows how much the machine drifted meanwhile
+            self.baseline("baseline_end")
+
+    def baseline(self, key: str) -> None:
+        self.say("starting the raw ASGI baseline")
+        server = self.started(servers.start_baseline("baseline", self.log(), self.options.workers))
+        load = wrk.Load(path="/")
+        label = "baseline: raw ASGI, GET /" + (", again at the end" if key != "baseline" else "")
+        self.measure(server, key, label, load, credential="none")
+        self.stop(server)
+
+    def punchclock(self, name: str, accounts: int) -> tuple[Server, seeding.Seeded]:
+        data_dir = self.workdir / f"data-{name}"
+        servers.migrate(data_dir)
+        self.say(f"seeding {accounts:,} accounts into the {name} database")
+        seeded = seeding.seed_accounts(
+            data_dir / "punchclock.sqlite3", data_dir, accounts, self._password_hash
+        )
+        size = (data_dir / "punchclock.sqlite3").stat().st_size
+        self.seeding[f"{name}_db"] = {
+            "accounts": accounts,
+            "seconds": round(seeded.seconds, 2),
+            "database_mb": round(size / 1e6, 1),
+        }
+        self.say(f"  {seeded.seconds:.1f} s, {size / 1e6:.0f} MB")
+        self.say(f"starting punchclock on the {name} database")
+        server = self.started(
+            servers.start_punchclock(
+                f"punchclock-{name}", data_dir, self.log(), self.options.workers
+            )
+        )
+        return server, seeded
+
+    def me_scenarios(self, server: Server) -> None:
+        token = seeding.token_of(1)
+        by_token = me(basic(token, "api_token"))
+        self.measure(server, "me_token", "/me by API token", by_token, credential="api token")
+        session = log_in(server, seeding.email_of(2))
+        self.measure(
+            server,
+            "me_cookie",
+            "/me by session cookie",
+            me({"Cookie": f"{COOKIE}={session}"}),
+            credential="session cookie",
+        )
+        self.measure(
+            server,
+            "me_password",
+            "/me by email:password, repeat caller",
+            me(basic(seeding.email_of(3), seeding.PASSWORD)),
+            credential="email:password",
+        )
+        self.measure(
+            server,
+            "me_wrong_token",
+            "403 on a wrong token",
+            me(basic(secrets.token_hex(16), "api_token")),
+            credential="wrong api token",
+            expect_status=403,
+        )
+
+    def by_rotating_tokens(self, server: Server, key: str, seeded: seeding.Seeded) -> None:
+        load = wrk.Load(
+            path="/api/v9/me",
+            rotate=[basic(token, "api_token") for token in seeded.known_tokens],
+        )
+        self.measure(
+            server,
+            key,
+            f"/me by token, {seeded.count:,} accounts",
+            load,
+            credential=f"{len(seeded.known_tokens)} api tokens in turn",
+            accounts=seeded.count,
+        )
+
+    def log_in_scenarios(self, server: Server) -> None:
+        o = self.options
+        probe = me(basic(seeding.token_of(1), "api_token"))
+        logins = log_in_load(seeding.email_of(4))
+        self.measure(
+            server,
+            "me_token_idle",
+            "/me by token, idle (probe)",
+            probe,
+            credential="api token",
+            connections=o.probe_connections,
+        )
+        result = self.measure(
+            server,
+            "logins",
+            "log-ins, POST /api/sessions",
+            logins,
+            credential="email:password (JSON)",
+            connections=o.flood_connections,
+            duration=o.login_duration,
+            warm=False,
+        )
+        self.check_hashing(result)
+        # The probe starts once the flood is under way and ends before it does.
+        lead = 1  # second
+        self.say(f"  /me probe during a log-in flood ({o.duration:g} s)")
+        flood = wrk.Run(
+            server.base_url,
+            logins,
+            self.settings(o.flood_connections, o.duration + 2 * lead),
+            self.script("flood"),
+        )
+        try:
+            time.sleep(lead)
+            probed = wrk.run(
+                server.base_url,
+                probe,
+                self.settings(o.probe_connections, o.duration),
+                self.script("probe"),
+            )
+            flooded = flood.result()
+        finally:
+            flood.kill()
+        self.check(server, "logins during the probe", flooded, 200)
+        self.check(server, "/me during a log-in flood", probed, 200)
+        self.record(
+            server,
+            "me_token_during_logins",
+            "/me by token, during a log-in flood",
+            probe,
+            probed,
+            credential="api token",
+            flood=flooded.as_json(),
+        )
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def started(self, server: Server) -> Server:
+        """Have `server` stopped however the run ends."""
+        self._stack.callback(server.stop)
+        return server
+
+    def log(self) -> Path:
+        return self.workdir / f"server-{next(self._runs):02d}.log"
+
+    def stop(self, server: Server) -> None:
+        server.check_alive()
+        server.stop()
+        if server.tracebacks():
+            self.errors.append(f"the {server.name} server logged an error:\n{server.tail()}")
+
+    def settings(self, connections: int | None = None, duration: int | None = None) -> wrk.Settings:
+        o = self.options
+        return wrk.Settings(
+            connections=connections or o.connections,
+            duration=duration or o.duration,
+            timeout=o.timeout,
+        )
+
+    def script(self, name: str) -> Path:
+        folder = self.workdir / "wrk"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{next(self._runs):02d}-{name}.lua"
+
+    def warm_up(self, server: Server, load: wrk.Load, connections: int, expect_status: int) -> None:
+        """Send `load` unmeasured for a moment: caches fill, connections open, code warms."""
+        if self.options.warmup > 0:
+            settings = self.settings(connections, self.options.warmup)
+            result = wrk.run(server.base_url, load, settings, self.script("warm-up"))
+            self.check(server, "warm-up", result, expect_status)
+
+    def measure(
+        self,
+        server: Server,
+        key: str,
+        label: str,
+        load: wrk.Load,
+        *,
+        credential: str,
+        expect_status: int = 200,
+        connections: int | None = None,
+        duration: int | None = None,
+        warm: bool = True,
+        **extra: Any,
+    ) -> wrk.Result:
+        settings = self.settings(connections, duration)
+        if warm:
+            self.warm_up(server, load, settings.connections, expect_status)
+        self.say(f"  {label} ({settings.duration:g} s, {settings.connections} connections)")
+        result = wrk.run(server.base_url, load, settings, self.script(key))
+        self.check(server, label, result, expect_status)
+        self.record(server, key, label, load, result, credential=credential, **extra)
+        return result
+
+    def record(
+        self,
+        server: Server,
+        key: str,
+        label: str,
+        load: wrk.Load,
+        result: wrk.Result,
+        *,
+        credential: str,
+        **extra: Any,
+    ) -> None:
+        self.scenarios[key] = {
+            "label": label,
+            "server": server.name,
+            "request": f"{load.method} {load.path}",
+            "credential": credential,
+            **result.as_json(),
+            **extra,
+        }
+        self.say(
+            f"    {result.rps:,.1f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+        )
+
+    def check(self, server: Server, label: str, result: wrk.Result, expect_status: int) -> None:
+        """Raise BenchError unless every answer had the status the scenario expects."""
+        server.check_alive()
+        errors = result.errors
+        if result.requests == 0:
+            raise BenchError(f"{label}: no request completed ({errors})\n{server.tail()}")
+        if errors["connect"]:
+            raise BenchError(f"{label}: {errors['connect']} connections failed\n{server.tail()}")
+        if expect_status < 400 and errors["status"]:
+            raise BenchError(
+                f"{label}: {errors['status']} of {result.requests} answers had a status of 400 "
+                f"or more where {expect_status} was expected\n{server.tail()}"
+            )
+        if expect_status >= 400 and errors["status"] != result.requests:
+            raise BenchError(
+                f"{label}: {result.requests - errors['status']} of {result.requests} answers "
+                f"were not {expect_status}"
+            )
+        if errors["timeout"] or errors["read"] or errors["write"]:
+            self.warnings.append(f"{label}: wrk counted {errors}")
+
+    def check_hashing(self, logins: wrk.Result) -> None:
+        """Warn when log-ins outrun what argon2 allows: then some were not hashed."""
+        assert self.hash_limit is not None
+        if logins.rps > 1.2 * self.hash_limit.per_second:
+            self.warnings.append(
+                f"log-ins ran at {logins.rps:,.0f}/s, above the hash limit of "
+                f"{self.hash_limit.per_second:.0f}/s: does every log-in verify its password?"
+            )
+
+    def rss_of(self, server: Server, accounts: int) -> dict[str, Any]:
+        sizes = server.memory_mb()
+        if not sizes:
+            raise BenchError(f"no worker process found for the {server.name} server")
+        rss = max(now for now, _ in sizes.values())
+        peak = max(peak for _, peak in sizes.values())
+        self.say(f"  RSS per worker at {accounts:,} accounts: {rss:.1f} MB (peak {peak:.1f} MB)")
+        return {
+            "accounts": accounts,
+            "workers": len(sizes),
+            "rss_mb": [now for now, _ in sizes.values()],
+            "peak_mb": [peak for _, peak in sizes.values()],
+            "max_mb": rss,
+        }
+
+    def baseline_rps(self) -> float:
+        runs = [
+            self.scenarios[k]["rps"] for k in ("baseline", "baseline_end") if k in self.scenarios
+        ]
+        return float(statistics.mean(runs))
+
+    @staticmethod
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+def log_in(server: Server, email: str) -> str:
+    """Log in by POST /api/sessions and return the session cookie's value."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        body = json.dumps({"email": email, "password": seeding.PASSWORD})
+        connection.request(
+            "POST", "/api/sessions", body, headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        response.read()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie" and value.startswith(f"{COOKIE}="):
+                return value.partition("=")[2].partition(";")[0]
+        raise BenchError(f"log-in as {email} gave {response.status} and no session cookie")
+    finally:
+        connection.close()
