@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
+from punchclock.web.asgi import App
 from tests.support import PASSWORD, session_from
 
 # Cheap argon2 parameters keep the suite fast; tests/unit/test_passwords.py checks the defaults.
@@ -56,20 +56,19 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[Starlette]:
+async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[App]:
     application = create_app(settings, clock=clock)
-    async with application.router.lifespan_context(application):
+    async with application.running():
         yield application
 
 
 @pytest.fixture
-def accounts(app: Starlette) -> Accounts:
-    service: Accounts = app.state.accounts
-    return service
+def accounts(app: App) -> Accounts:
+    return app.accounts
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: App) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 4321))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c

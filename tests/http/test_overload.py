@@ -5,15 +5,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from punchclock.config import Settings
 from punchclock.web.app import create_app
+from punchclock.web.asgi import App
 from tests.conftest import sign_up
 
 
 @pytest.fixture
-async def narrow_app(env: dict[str, str]) -> AsyncIterator[Starlette]:
+async def narrow_app(env: dict[str, str]) -> AsyncIterator[App]:
     """An app with one hashing thread and room for one hash in its queue."""
     settings = Settings.from_env(
         {
@@ -25,11 +25,11 @@ async def narrow_app(env: dict[str, str]) -> AsyncIterator[Starlette]:
         }
     )
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with application.running():
         yield application
 
 
-async def test_log_ins_beyond_the_hash_queue_get_a_fast_503(narrow_app: Starlette) -> None:
+async def test_log_ins_beyond_the_hash_queue_get_a_fast_503(narrow_app: App) -> None:
     transport = httpx.ASGITransport(app=narrow_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         user = await sign_up(client)

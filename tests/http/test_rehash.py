@@ -28,7 +28,7 @@ async def test_a_password_is_rehashed_at_log_in_when_the_parameters_change(
     assert ",t=1," in _hash_of(data_dir, user.email)
     stronger = create_app(Settings.from_env({**env, "PUNCHCLOCK_ARGON2_TIME_COST": "2"}))
     async with (
-        stronger.router.lifespan_context(stronger),
+        stronger.running(),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=stronger), base_url="http://testserver"
         ) as client,

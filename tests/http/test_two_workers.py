@@ -8,24 +8,24 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
+from punchclock.web.asgi import App
 from tests.conftest import User, sign_up
 from tests.support import basic, cookie_header, outbox, reset_code_in, token_auth
 
 
 @pytest.fixture
-async def other_app(settings: Settings) -> AsyncIterator[Starlette]:
+async def other_app(settings: Settings) -> AsyncIterator[App]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with application.running():
         yield application
 
 
 @pytest.fixture
-async def other(other_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def other(other_app: App) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=other_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c

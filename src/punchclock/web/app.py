@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
-
-from starlette.applications import Starlette
 
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.mail import FileMailer, Mailer, SmtpMailer
@@ -16,7 +12,7 @@ from punchclock.store import Store
 from punchclock.store.keyfiles import load_secret_key, load_signing_keys
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.tokens import SecretBox, SessionTokens
-from punchclock.web.errors import HANDLERS
+from punchclock.web.asgi import App
 from punchclock.web.routes import Api
 
 
@@ -65,27 +61,19 @@ def create_app(
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
-) -> Starlette:
+) -> App:
     """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
     accounts, store, hasher = build_accounts(settings, store=store, mailer=mailer, clock=clock)
     opened_store = store
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+    async def shutdown() -> None:
         await accounts.drain()
         await opened_store.close()
         hasher.close()
 
-    app = Starlette(
-        routes=Api(accounts).routes(),
-        exception_handlers=HANDLERS,
-        lifespan=lifespan,
-    )
-    app.state.accounts = accounts
-    return app
+    return App(Api(accounts).routes(), accounts=accounts, on_shutdown=shutdown)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> App:
     """Build the app from PUNCHCLOCK_* variables: the factory each uvicorn worker calls."""
     return create_app(Settings.from_env())

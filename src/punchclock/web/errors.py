@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 
 from punchclock.errors import (
@@ -53,31 +52,19 @@ def forbidden() -> Response:
     return Response(_forbidden_body, 403, media_type=JSON)
 
 
-async def domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PunchclockError)
-    status = STATUS.get(type(exc))
-    if status is None:
-        log.error("no HTTP status for %s", type(exc).__name__)
-        return error_response("Internal server error", 500)
-    if status == 403:
-        return forbidden()  # the commonest error, its body encoded once
-    headers = {"Retry-After": "1"} if status == 503 else None
-    return error_response(exc.message, status, headers)
-
-
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    message = exc.detail if exc.status_code != 404 else "Not found"
-    return error_response(message, exc.status_code, exc.headers)
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    # logged by Starlette's ServerErrorMiddleware; the client learns nothing more
+def response_for(exc: Exception) -> Response:
+    """Return the answer to an error raised while handling a request."""
+    if isinstance(exc, PunchclockError):
+        status = STATUS.get(type(exc))
+        if status is None:
+            log.error("no HTTP status for %s", type(exc).__name__)
+            return error_response("Internal server error", 500)
+        if status == 403:
+            return forbidden()  # the commonest error, its body encoded once
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return error_response(exc.message, status, headers)
+    if isinstance(exc, HTTPException):
+        message = exc.detail if exc.status_code != 404 else "Not found"
+        return error_response(message, exc.status_code, exc.headers)
+    log.exception("unexpected error while handling a request", exc_info=exc)
     return error_response("Internal server error", 500)
-
-
-HANDLERS = {
-    PunchclockError: domain_error,
-    HTTPException: http_error,
-    Exception: server_error,
-}

@@ -8,12 +8,12 @@ from typing import Any, TypeVar
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from punchclock.errors import InvalidInput
 from punchclock.models import Account, ClientInfo
 from punchclock.service import Accounts, SignUp
 from punchclock.web import wire
+from punchclock.web.asgi import Route
 from punchclock.web.auth import (
     authenticate,
     clear_session_cookie,
@@ -70,17 +70,16 @@ class Api:
 
     def routes(self) -> list[Route]:
         return [
-            # the hot paths first: routes are matched in order
-            Route("/api/v9/me", self.me, methods=["GET"]),
-            Route("/api/v9/me/logged", self.logged, methods=["GET"]),
-            Route("/api/signup", self.sign_up, methods=["POST"]),
-            Route("/api/sessions", self.log_in, methods=["POST"]),
-            Route("/api/sessions", self.log_out, methods=["DELETE"]),
-            Route("/api/me/close_account/track", self.close_account, methods=["POST"]),
-            Route("/api/me/password_reset/request", self.request_reset, methods=["POST"]),
-            Route("/api/me/password_reset/confirm/{code}", self.confirm_reset, methods=["POST"]),
-            Route("/api/v9/me", self.update_me, methods=["PUT"]),
-            Route("/api/v9/me/reset_token", self.reset_token, methods=["POST"]),
+            Route("GET", "/api/v9/me", self.me),
+            Route("GET", "/api/v9/me/logged", self.logged),
+            Route("POST", "/api/signup", self.sign_up),
+            Route("POST", "/api/sessions", self.log_in),
+            Route("DELETE", "/api/sessions", self.log_out),
+            Route("POST", "/api/me/close_account/track", self.close_account),
+            Route("POST", "/api/me/password_reset/request", self.request_reset),
+            Route("POST", "/api/me/password_reset/confirm/{code}", self.confirm_reset),
+            Route("PUT", "/api/v9/me", self.update_me),
+            Route("POST", "/api/v9/me/reset_token", self.reset_token),
         ]
 
     async def sign_up(self, request: Request) -> Response:

@@ -1,0 +1,116 @@
+"""The ASGI application: find the handler, call it, turn any error into its answer.
+
+Starlette's Request and Response do the HTTP work; its application, router and two
+middlewares are replaced by this one dispatcher because they cost more than the rest of
+a /me request put together (see ./scripts/bench and the closing note of the hot-path
+issue). Errors are mapped in one place, web/errors.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from punchclock.service import Accounts
+from punchclock.web.errors import response_for
+
+Handler = Callable[[Request], Awaitable[Response]]
+_PARAMETER = re.compile(r"\{(\w+)\}")
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    """Turn /a/{name}/b into a pattern with one named group per {parameter}."""
+    parts = _PARAMETER.split(template)  # literal, name, literal, name, ..., literal
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+class Route:
+    """One method and path, e.g. POST /api/me/password_reset/confirm/{code}."""
+
+    def __init__(self, method: str, path: str, handler: Handler) -> None:
+        self.method = method
+        self.path = path
+        self.handler = handler
+
+
+class App:
+    """Serve routes; on shutdown, run `on_shutdown` (drain work, close the store)."""
+
+    def __init__(
+        self,
+        routes: list[Route],
+        *,
+        accounts: Accounts,
+        on_shutdown: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.routes = routes
+        self.accounts = accounts  # the service, for tests and tools that run the app in process
+        self._on_shutdown = on_shutdown
+        self._static: dict[str, dict[str, Handler]] = {}
+        self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+        for route in routes:
+            if _PARAMETER.search(route.path):
+                pattern = _compile(route.path)
+                methods = next((m for p, m in self._templated if p == pattern), None)
+                if methods is None:
+                    methods = {}
+                    self._templated.append((pattern, methods))
+                methods[route.method] = route.handler
+            else:
+                self._static.setdefault(route.path, {})[route.method] = route.handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                response = await self._handler(scope)(Request(scope, receive))
+            except Exception as e:  # every error, expected or not, gets a JSON answer
+                response = response_for(e)
+            await response(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    def _handler(self, scope: Scope) -> Handler:
+        path: str = scope["path"]
+        methods = self._static.get(path)
+        if methods is None:
+            for pattern, candidates in self._templated:
+                match = pattern.match(path)
+                if match:
+                    scope["path_params"] = match.groupdict()
+                    methods = candidates
+                    break
+            else:
+                raise HTTPException(404)
+        handler = methods.get(scope["method"])
+        if handler is None:
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(methods))})
+        return handler
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[App]:
+        """Use the app in process (tests) and shut it down as a server would."""
+        try:
+            yield self
+        finally:
+            await self._on_shutdown()
