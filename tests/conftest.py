@@ -15,7 +15,13 @@ from punchclock.web.asgi import App
 from tests.support import PASSWORD, session_from
 
 # Cheap argon2 parameters keep the suite fast; tests/unit/test_passwords.py checks the defaults.
-FAST_HASHING = {"PUNCHCLOCK_ARGON2_TIME_COST": "1", "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024"}
+# Threads start faster than worker processes; tests/unit/test_hashworkers.py and every
+# system test (a real server) use the processes.
+FAST_HASHING = {
+    "PUNCHCLOCK_ARGON2_TIME_COST": "1",
+    "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024",
+    "PUNCHCLOCK_HASH_POOL": "threads",
+}
 
 
 class FixedClock:

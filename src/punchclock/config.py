@@ -33,6 +33,7 @@ class Settings:
     argon2: Argon2Params = Argon2Params()
     hash_workers: int = 0  # 0 = one per CPU core
     hash_queue: int = 256  # password hashes allowed to wait before log-ins get 503
+    hash_processes: bool = True  # False: hash on threads (tests; see hashworkers.py)
     secret_key: bytes | None = None  # None = keep it in <data_dir>/secret.key
 
     @classmethod
@@ -63,6 +64,8 @@ class Settings:
             ),
             hash_workers=_int(env, "PUNCHCLOCK_HASH_WORKERS", 0, 0, 256),
             hash_queue=_int(env, "PUNCHCLOCK_HASH_QUEUE", 256, 1, 100_000),
+            hash_processes=_choice(env, "PUNCHCLOCK_HASH_POOL", ("processes", "threads"))
+            == "processes",
             secret_key=_secret_key(env.get("PUNCHCLOCK_SECRET_KEY")),
         )
 
@@ -77,6 +80,14 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """Return the variable's value, one of `choices`; the first is the default."""
+    value = env.get(name) or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 

@@ -1,24 +1,21 @@
-"""Password policy and argon2id hashing, run in a bounded thread pool off the event loop."""
+"""Password policy and argon2id hashing, run in a bounded pool off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
+import logging
 import os
 import secrets
-import threading
 import unicodedata
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
-import argon2
-from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.exceptions import InvalidHashError
 
 from punchclock.errors import Overloaded, PasswordRejected
+from punchclock.hashworkers import HashWorkers, WorkerDied, compute, new_hasher
 
-T = TypeVar("T")
+log = logging.getLogger("punchclock.passwords")
 
 MIN_LENGTH = 8  # NIST SP 800-63B 5.1.1.2; ASVS 4.0.3 V2.1.1 (level 2 asks 12: configurable later)
 MAX_LENGTH = 128  # ASVS 4.0.3 V2.1.2: at least 64 allowed, more than 128 may be denied
@@ -38,23 +35,11 @@ def check_policy(password: str) -> None:
         raise PasswordRejected(f"Password must be at most {MAX_LENGTH} characters")
 
 
-def _lower_priority() -> None:
-    """Make the calling hash thread yield the CPU to the threads that serve requests.
-
-    Hashing may use every idle core, but while a log-in flood runs, a request that needs
-    no hash must not wait behind one. On Linux each thread has its own scheduling policy:
-    SCHED_IDLE gives it a weight of 3 against the event loop's 1024, so the loop's thread
-    takes a core the moment it wakes, and hashing still gets every cycle nobody else wants.
-    """
-    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not permitted
-        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
-
-
 class PasswordHasher:
-    """argon2id hash and verify on a fixed pool of threads, with a bounded queue.
+    """argon2id hash and verify off the event loop, in a bounded pool, with a bounded queue.
 
-    argon2-cffi releases the GIL while hashing, so a pool of one thread per core keeps
-    every core busy while the event loop goes on serving requests that need no hash.
+    By default the pool is one worker process per core (hashworkers.py says why not
+    threads); `processes=False` hashes on threads instead, which tests use to start fast.
     """
 
     def __init__(
@@ -65,17 +50,14 @@ class PasswordHasher:
         parallelism: int = 1,
         workers: int = 0,
         max_pending: int = 256,
+        processes: bool = True,
     ) -> None:
-        self._argon2 = argon2.PasswordHasher(
-            time_cost=time_cost,
-            memory_cost=memory_cost,
-            parallelism=parallelism,
-            type=argon2.Type.ID,
-        )
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers or os.cpu_count() or 1,
-            thread_name_prefix="argon2",
-            initializer=_lower_priority,
+        params = (time_cost, memory_cost, parallelism)
+        self._argon2 = new_hasher(params)
+        count = workers or os.cpu_count() or 1
+        self._processes = HashWorkers(params, count) if processes else None
+        self._threads = (
+            None if processes else ThreadPoolExecutor(count, thread_name_prefix="argon2")
         )
         self._max_pending = max_pending
         self._pending = 0
@@ -85,14 +67,16 @@ class PasswordHasher:
 
     async def hash(self, password: str) -> str:
         """Return the argon2id hash of the normalised password."""
-        return await self._run(self._argon2.hash, normalize(password))
+        result = await self._run("hash", normalize(password))
+        assert isinstance(result, str)
+        return result
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Tell whether the password matches; with no hash, spend the same time and say no."""
         if password_hash is None:
-            await self._run(self._verify, self._dummy_hash, normalize(password))
+            await self._run("verify", self._dummy_hash, normalize(password))
             return False
-        return await self._run(self._verify, password_hash, normalize(password))
+        return await self._run("verify", password_hash, normalize(password)) is True
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Tell whether the hash was made with other parameters than the current ones."""
@@ -101,21 +85,27 @@ class PasswordHasher:
         except InvalidHashError:
             return True
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    async def close(self) -> None:
+        if self._processes is not None:
+            await self._processes.close()
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _verify(self, password_hash: str, password: str) -> bool:
-        try:
-            return self._argon2.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+    async def _run(self, op: str, *args: str) -> str | bool:
         if self._pending >= self._max_pending:
             raise Overloaded()
         self._pending += 1  # only touched from the event loop thread
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            if self._processes is not None:
+                try:
+                    return await self._processes.run(op, *args)
+                except WorkerDied:
+                    # killed from outside (the OOM killer, an operator); it is replaced
+                    log.warning("a password hash worker process died; it is being replaced")
+                    raise Overloaded() from None
+            return await asyncio.get_running_loop().run_in_executor(
+                self._threads, compute, self._argon2, op, list(args)
+            )
         finally:
             self._pending -= 1
 

@@ -119,6 +119,7 @@ class Accounts:
         self._clock = clock or SystemClock()
         self._background: set[asyncio.Task[None]] = set()
         self._verified = verified_passwords or VerifiedPasswords()
+        self._verifying: dict[bytes, asyncio.Future[Account]] = {}
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -258,7 +259,13 @@ class Accounts:
             key, account.id, account.password_hash, now
         ):
             return account
-        account = await self._check_password(account, password)
+        # Callers that send the same pair at once (a client starting up) share one hash.
+        pending = self._verifying.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._check_password(account, password))
+            self._verifying[key] = pending
+            pending.add_done_callback(lambda _: self._verifying.pop(key, None))
+        account = await asyncio.shield(pending)
         self._verified.remember(key, account.id, account.password_hash, now)
         return account
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -192,3 +193,19 @@ async def test_a_repeat_basic_caller_is_hashed_once(
     wrong = await client.get("/api/v9/me", headers=basic(user.email, "not the password"))
     assert wrong.status_code == 403
     assert counter.calls == 2  # a wrong password is never served from the cache
+
+
+async def test_callers_sending_the_same_pair_at_once_share_one_hash(
+    client: httpx.AsyncClient, user: User, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = CountingVerify(accounts, monkeypatch)
+    responses = await asyncio.gather(
+        *(client.get("/api/v9/me", headers=basic(user.email, user.password)) for _ in range(8))
+    )
+    assert {r.status_code for r in responses} == {200}
+    assert counter.calls == 1
+    wrong = await asyncio.gather(
+        *(client.get("/api/v9/me", headers=basic(user.email, "wrong password")) for _ in range(4))
+    )
+    assert {r.status_code for r in wrong} == {403}
+    assert counter.calls == 2

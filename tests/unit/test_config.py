@@ -21,6 +21,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.smtp_url is None
     assert settings.reset_code_ttl == 3600
     assert settings.secret_key is None
+    assert settings.hash_processes is True
 
 
 def test_sqlite_urls_are_relative_with_three_slashes_and_absolute_with_four(
@@ -60,6 +61,7 @@ def test_secret_key_from_the_environment() -> None:
         ("PUNCHCLOCK_ARGON2_MEMORY_KIB", "-1", "PUNCHCLOCK_ARGON2_MEMORY_KIB"),
         ("PUNCHCLOCK_SECRET_KEY", "***", "PUNCHCLOCK_SECRET_KEY"),
         ("PUNCHCLOCK_SECRET_KEY", "c2hvcnQ", "32 bytes"),
+        ("PUNCHCLOCK_HASH_POOL", "gpus", "processes, threads"),
     ],
 )
 def test_invalid_configuration_names_the_variable(name: str, value: str, says: str) -> None:

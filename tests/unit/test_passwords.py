@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-from collections.abc import Iterator
+import signal
+from collections.abc import AsyncIterator
 
 import argon2
 import pytest
@@ -13,11 +13,13 @@ from punchclock.errors import Overloaded, PasswordRejected
 from punchclock.passwords import PasswordHasher, check_policy, normalize
 
 
-@pytest.fixture
-def hasher() -> Iterator[PasswordHasher]:
-    h = PasswordHasher(time_cost=1, memory_cost=1024, workers=2)
+@pytest.fixture(params=["threads", "processes"])
+async def hasher(request: pytest.FixtureRequest) -> AsyncIterator[PasswordHasher]:
+    h = PasswordHasher(
+        time_cost=1, memory_cost=1024, workers=2, processes=request.param == "processes"
+    )
     yield h
-    h.close()
+    await h.close()
 
 
 def test_defaults_are_argon2id_with_owasps_parameters() -> None:
@@ -52,8 +54,11 @@ async def test_a_hash_with_older_parameters_needs_rehash(hasher: PasswordHasher)
     assert not hasher.needs_rehash(await hasher.hash("pw"))
 
 
-async def test_a_full_queue_is_refused_quickly() -> None:
-    hasher = PasswordHasher(time_cost=3, memory_cost=8192, workers=1, max_pending=2)
+@pytest.mark.parametrize("processes", [False, True])
+async def test_a_full_queue_is_refused_quickly(processes: bool) -> None:
+    hasher = PasswordHasher(
+        time_cost=3, memory_cost=8192, workers=1, max_pending=2, processes=processes
+    )
     try:
         results = await asyncio.gather(
             *(hasher.hash(f"password {i}") for i in range(4)), return_exceptions=True
@@ -62,7 +67,7 @@ async def test_a_full_queue_is_refused_quickly() -> None:
         assert sum(isinstance(r, str) for r in results) == 2
         assert isinstance(await hasher.hash("afterwards"), str)  # the queue drained
     finally:
-        hasher.close()
+        await hasher.close()
 
 
 @pytest.mark.parametrize(
@@ -78,10 +83,16 @@ def test_policy_refuses_too_short_or_too_long(password: str) -> None:
         check_policy(password)
 
 
-async def test_hash_threads_yield_the_cpu_to_the_event_loop(hasher: PasswordHasher) -> None:
-    def policy() -> int:
-        return os.sched_getscheduler(threading.get_native_id())
-
-    in_pool = await asyncio.get_running_loop().run_in_executor(hasher._pool, policy)
-    assert in_pool == os.SCHED_IDLE
-    assert policy() == os.SCHED_OTHER  # the event loop's thread is left as it was
+async def test_a_killed_worker_process_is_a_503_not_a_500() -> None:
+    hasher = PasswordHasher(time_cost=4, memory_cost=65536, workers=1, processes=True)
+    try:
+        await hasher.hash("warm up")
+        assert hasher._processes is not None
+        [pid] = hasher._processes.pids()
+        pending = asyncio.ensure_future(hasher.hash("slow one"))
+        await asyncio.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(Overloaded):
+            await pending
+    finally:
+        await hasher.close()

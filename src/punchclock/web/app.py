@@ -40,6 +40,7 @@ def build_accounts(
         parallelism=settings.argon2.parallelism,
         workers=settings.hash_workers,
         max_pending=settings.hash_queue,
+        processes=settings.hash_processes,
     )
     accounts = Accounts(
         store=store,
@@ -69,7 +70,7 @@ def create_app(
     async def shutdown() -> None:
         await accounts.drain()
         await opened_store.close()
-        hasher.close()
+        await hasher.close()
 
     return App(Api(accounts).routes(), accounts=accounts, on_shutdown=shutdown)
 
