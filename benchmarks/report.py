@@ -19,6 +19,8 @@ ORDER = (  # rows of the table, in the order the scenarios are told
     "me_token_small_db",
     "me_token_large_db",
     "logins_large_db",
+    "raw_probe_idle",
+    "raw_probe_under_hashing",
     "baseline_end",
 )
 

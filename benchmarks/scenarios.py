@@ -9,6 +9,7 @@ import itertools
 import json
 import secrets
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -117,6 +118,9 @@ class Bench:
             self.check_hashing(logins)
             self.rss["large_db"] = self.rss_of(large, seeded.count)
             self.stop(large)
+
+        if "logins" in o.groups:
+            self.machine_floor()
 
         if not o.quick:  # a second baseline shows how much the machine drifted meanwhile
             self.baseline("baseline_end")
@@ -246,6 +250,63 @@ class Bench:
             probed,
             credential="api token",
             flood=flooded.as_json(),
+        )
+
+    def machine_floor(self) -> None:
+        """Probe the raw baseline idle and while argon2 loops busy every core, as a control.
+
+        The loops run at SCHED_IDLE, as punchclock's hash workers do, but in processes of
+        their own with no server involved: what the baseline's p99 loses here, the machine
+        loses, and no server on it can do better under a log-in flood.
+        """
+        o = self.options
+        assert self.hash_limit is not None
+        params = self.hash_limit.params
+        server = self.started(servers.start_baseline("floor", self.log(), o.workers))
+        load = wrk.Load(path="/")
+        self.measure(
+            server,
+            "raw_probe_idle",
+            "control: raw ASGI probe, idle",
+            load,
+            credential="none",
+            connections=o.probe_connections,
+        )
+        code = (
+            "import os, argon2\n"
+            "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+            f"h = argon2.PasswordHasher(time_cost={params.time_cost}, "
+            f"memory_cost={params.memory_cost}, parallelism={params.parallelism})\n"
+            "digest = h.hash('benchmark')\n"
+            "while True:\n"
+            "    h.verify(digest, 'benchmark')\n"
+        )
+        loops = [
+            subprocess.Popen([sys.executable, "-c", code])  # noqa: S603 - our own code
+            for _ in range(self.hash_limit.cores)
+        ]
+        try:
+            time.sleep(1)
+            self.measure(
+                server,
+                "raw_probe_under_hashing",
+                "control: raw ASGI probe, every core hashing",
+                load,
+                credential="none",
+                connections=o.probe_connections,
+                warm=False,
+            )
+        finally:
+            for loop in loops:
+                loop.kill()
+                loop.wait()
+        self.stop(server)
+        idle = self.scenarios["raw_probe_idle"]["p99_ms"]
+        busy = self.scenarios["raw_probe_under_hashing"]
+        busy["p99_vs_idle"] = busy["p99_ms"] / idle if idle else None
+        self.say(
+            "  control: the raw baseline's p99 with every core hashing is "
+            f"{busy['p99_vs_idle']:.2f} x idle"
         )
 
     # -- the steps ------------------------------------------------------------------------------
