@@ -35,6 +35,8 @@ class Settings:
     hash_queue: int = 256  # password hashes allowed to wait before log-ins get 503
     hash_processes: bool = True  # False: hash on threads (tests; see hashworkers.py)
     secret_key: bytes | None = None  # None = keep it in <data_dir>/secret.key
+    session_idle_timeout: int = 0  # seconds without use after which a session ends; 0: never
+    allowed_origins: frozenset[str] = frozenset()  # besides PUBLIC_URL's, for cookie writes
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,7 +69,17 @@ class Settings:
             hash_processes=_choice(env, "PUNCHCLOCK_HASH_POOL", ("processes", "threads"))
             == "processes",
             secret_key=_secret_key(env.get("PUNCHCLOCK_SECRET_KEY")),
+            session_idle_timeout=_int(
+                env, "PUNCHCLOCK_SESSION_IDLE_TIMEOUT", 0, 0, SESSION_LIFETIME
+            ),
+            allowed_origins=_origins(env.get("PUNCHCLOCK_ALLOWED_ORIGINS", "")),
         )
+
+    @property
+    def public_origin(self) -> str:
+        """Return scheme://host[:port] of PUBLIC_URL: the origin of punchclock's own pages."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -129,6 +141,21 @@ def _smtp_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ConfigError(f"PUNCHCLOCK_SMTP_URL has an invalid port: {url!r}") from None
+
+
+def _origins(raw: str) -> frozenset[str]:
+    origins = set()
+    for origin in (o.strip() for o in raw.split(",")):
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ConfigError(
+                "PUNCHCLOCK_ALLOWED_ORIGINS must be origins like https://app.example.com, "
+                f"comma-separated; got {origin!r}"
+            )
+        origins.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return frozenset(origins)
 
 
 def _secret_key(raw: str | None) -> bytes | None:

@@ -54,6 +54,20 @@ class ResetCodeInvalid(PunchclockError):
     message = "Password reset code is invalid or has expired"
 
 
+class SessionNotFound(PunchclockError):
+    """No session of the caller's has that id (someone else's is not found either)."""
+
+    code = "session_not_found"
+    message = "Session not found"
+
+
+class CrossSiteRequest(PunchclockError):
+    """A cookie-authenticated request that changes state came from another site (CSRF)."""
+
+    code = "cross_site_request"
+    message = "Cross-site request refused"
+
+
 class Overloaded(PunchclockError):
     """Too much work is queued (password hashing); the caller should retry soon."""
 

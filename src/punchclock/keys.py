@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -64,3 +65,24 @@ def _kid_order(kid: str) -> tuple[str, int]:
     # "2026-11-28" or "2026-11-28-2": the date is the first ten characters, then a suffix
     suffix = kid[11:]
     return kid[:10], int(suffix) if suffix.isdigit() else 1
+
+
+def jwks(ring: KeyRing) -> dict[str, list[dict[str, str]]]:
+    """Return the public keys as a JSON Web Key Set (RFC 8037 OKP keys, public parts only)."""
+    return {
+        "keys": [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": base64.urlsafe_b64encode(
+                    key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                )
+                .rstrip(b"=")
+                .decode(),
+                "kid": kid,
+                "use": "sig",
+                "alg": "EdDSA",
+            }
+            for kid, key in ring.verifying.items()
+        ]
+    }

@@ -49,9 +49,12 @@ class Workspace(msgspec.Struct, frozen=True):
 
 
 class Session(msgspec.Struct, frozen=True):
-    jti: str  # the JWT's id: 32 hex characters
+    jti: str  # the JWT's id: 32 hex characters; never shown, even to the session's owner
+    id: str  # the session's public id, 32 hex characters: what a user lists and ends
     account_id: int
+    kid: str  # the key that signed the session's JWT
     created_at: int
+    last_used_at: int  # updated at most once a minute
     expires_at: int
     remember_me: bool
     user_agent: str

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,7 +21,9 @@ from punchclock.errors import (
     InvalidCredentials,
     InvalidInput,
     ResetCodeInvalid,
+    SessionNotFound,
 )
+from punchclock.keys import KeyRing
 from punchclock.mail import Mailer
 from punchclock.models import (
     Account,
@@ -41,10 +43,12 @@ from punchclock.tokens import (
     new_api_token,
     new_jti,
     new_reset_code,
+    new_session_id,
 )
 
 log = logging.getLogger("punchclock.service")
 
+TOUCH_INTERVAL = 60 * 1_000_000  # microseconds between recorded uses of a session
 API_TOKEN_PASSWORD = "api_token"  # noqa: S105 - Basic auth with "<token>:api_token" means the API token
 MAX_ID = 2**63 - 1  # the largest id a 64-bit database column holds
 _EMAIL = re.compile(
@@ -105,6 +109,7 @@ class Accounts:
         public_url: str,
         session_lifetime: int,
         reset_code_ttl: int,
+        session_idle_timeout: int = 0,
         clock: Clock | None = None,
         verified_passwords: VerifiedPasswords | None = None,
     ) -> None:
@@ -116,6 +121,8 @@ class Accounts:
         self._public_url = public_url
         self._session_lifetime = session_lifetime
         self._reset_code_ttl = reset_code_ttl
+        self._session_idle_timeout = session_idle_timeout  # seconds; 0: none
+        self._touched: dict[str, int] = {}  # jti -> when this worker last recorded its use
         self._clock = clock or SystemClock()
         self._background: set[asyncio.Task[None]] = set()
         self._verified = verified_passwords or VerifiedPasswords()
@@ -245,9 +252,12 @@ class Accounts:
         """Authenticate the session cookie: a valid JWT *and* a live server-side session."""
         now = self._clock.now()
         claims = self._sessions.verify(token, now // 1_000_000)
-        account = await self._store.account_by_session(claims.jti, claims.sub, now)
+        account = await self._store.account_by_session(
+            claims.jti, claims.sub, now, self._idle_since(now)
+        )
         if account is None:
             raise InvalidCredentials()
+        self._touch(claims.jti, now)
         return Authenticated(account, claims.jti)
 
     async def authenticate_password(self, email: str, password: str) -> Account:
@@ -294,19 +304,66 @@ class Accounts:
     ) -> IssuedSession:
         now = self._clock.now()
         jti = new_jti()
+        token, kid = self._sessions.issue(account.accounts_id, jti, now // 1_000_000)
         await self._store.add_session(
             Session(
                 jti=jti,
+                id=new_session_id(),
                 account_id=account.id,
+                kid=kid,
                 created_at=now,
+                last_used_at=now,
                 expires_at=now + self._session_lifetime * 1_000_000,
                 remember_me=remember_me,
                 user_agent=client.user_agent[:512],
                 ip=client.ip,
             )
         )
-        token = self._sessions.issue(account.accounts_id, jti, now // 1_000_000)
         return IssuedSession(token=token, remember_me=remember_me)
+
+    def _idle_since(self, now: int) -> int:
+        """Return the earliest last use a live session may have (0: no idle timeout)."""
+        return now - self._session_idle_timeout * 1_000_000 if self._session_idle_timeout else 0
+
+    def _touch(self, jti: str, now: int) -> None:
+        """Record a session's use, at most once a minute per worker (a write per request
+        would put the disk on the hot path); the idle timeout is exact to that minute."""
+        if now - self._touched.get(jti, 0) < TOUCH_INTERVAL:
+            return
+        if len(self._touched) >= 100_000:
+            self._touched.clear()
+        self._touched[jti] = now
+        self._in_background(self._store.touch_session(jti, now))
+
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.get_running_loop().create_task(_logged(work))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def signing_keys(self) -> KeyRing:
+        """Return the keys session JWTs are signed and verified with (for the JWKS)."""
+        return self._sessions.ring
+
+    # -- sessions a user sees -------------------------------------------------------------
+
+    async def list_sessions(self, auth: Authenticated) -> list[Session]:
+        """Return the caller's live sessions, newest first."""
+        now = self._clock.now()
+        return await self._store.sessions_of(auth.account.id, now, self._idle_since(now))
+
+    async def end_session(self, auth: Authenticated, session_id: str) -> None:
+        """End one of the caller's sessions; another account's id is not found (ASVS 3.3.4)."""
+        if not await self._store.delete_session_by_id(auth.account.id, session_id):
+            raise SessionNotFound()
+
+    async def end_other_sessions(self, auth: Authenticated) -> None:
+        """End every session of the caller's but the one making the request."""
+        await self._store.delete_sessions(auth.account.id, keep_jti=auth.jti)
+
+    async def purge_sessions(self) -> int:
+        """Remove expired and idle sessions from the store; return how many."""
+        now = self._clock.now()
+        return await self._store.delete_dead_sessions(now, self._idle_since(now))
 
     # -- password reset -------------------------------------------------------------------
 
@@ -317,10 +374,7 @@ class Accounts:
         can tell nothing about the email through its content or its timing (OWASP Forgot
         Password Cheat Sheet).
         """
-        email = _email(email)
-        task = asyncio.get_running_loop().create_task(self._send_reset_code(email))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(self._send_reset_code(_email(email)))
 
     async def confirm_password_reset(
         self, code: str, password: str, client: ClientInfo
@@ -342,19 +396,16 @@ class Accounts:
         return account, await self._start_session(account, False, client)
 
     async def _send_reset_code(self, email: str) -> None:
-        try:
-            account = await self._store.account_by_email(email)
-            if account is None:
-                return
-            code = new_reset_code()
-            now = self._clock.now()
-            expires_at = now + self._reset_code_ttl * 1_000_000
-            await self._store.replace_reset_code(
-                account.id, self._secrets.reset_code_lookup(code), expires_at, now
-            )
-            await self._mailer.send(self._reset_message(account, code))
-        except Exception:
-            log.exception("a password reset message could not be sent")
+        account = await self._store.account_by_email(email)
+        if account is None:
+            return
+        code = new_reset_code()
+        now = self._clock.now()
+        expires_at = now + self._reset_code_ttl * 1_000_000
+        await self._store.replace_reset_code(
+            account.id, self._secrets.reset_code_lookup(code), expires_at, now
+        )
+        await self._mailer.send(self._reset_message(account, code))
 
     def _reset_message(self, account: Account, code: str) -> Message:
         minutes = self._reset_code_ttl // 60
@@ -377,6 +428,14 @@ class Accounts:
         """Wait for the work started after answers were sent (reset codes) to finish."""
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+async def _logged(work: Coroutine[Any, Any, object]) -> None:
+    """Run work nobody awaits; an error is logged, never lost silently."""
+    try:
+        await work
+    except Exception:
+        log.exception("background work failed")
 
 
 def _email(value: object) -> str:

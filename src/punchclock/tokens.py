@@ -8,6 +8,7 @@ import hmac
 import os
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,11 @@ def new_accounts_id() -> str:
 
 def new_jti() -> str:
     """Return a session id: 32 hex characters, 128 bits from the OS CSPRNG (ASVS 5 V7.2.3)."""
+    return secrets.token_hex(16)
+
+
+def new_session_id() -> str:
+    """Return a session's public id: 32 hex characters, unrelated to its secret jti."""
     return secrets.token_hex(16)
 
 
@@ -96,8 +102,15 @@ class SessionClaims:
 class SessionTokens:
     """Issue and verify the session cookie's JWT, shaped as Toggl's accounts service does."""
 
-    def __init__(self, keys: KeyRing, issuer: str, lifetime: int, cache_size: int = 10_000) -> None:
-        self._keys = keys
+    def __init__(
+        self,
+        keys: KeyRing | Callable[[], KeyRing],
+        issuer: str,
+        lifetime: int,
+        cache_size: int = 10_000,
+    ) -> None:
+        # a ring, or a function returning the current ring (rotation changes it)
+        self._keys: Callable[[], KeyRing] = (lambda: keys) if isinstance(keys, KeyRing) else keys
         self._issuer = issuer
         self._lifetime = lifetime
         # An Ed25519 check costs more than the rest of a request. What it proves about a
@@ -105,8 +118,8 @@ class SessionTokens:
         # the session is still live is asked of the store on every request regardless.
         self._signed_claims = functools.lru_cache(maxsize=cache_size)(self._check_signature)
 
-    def issue(self, accounts_id: str, jti: str, now: int) -> str:
-        """Return a signed JWT for a new session; `now` in seconds."""
+    def issue(self, accounts_id: str, jti: str, now: int) -> tuple[str, str]:
+        """Return a signed JWT for a new session and the kid of the key that signed it."""
         claims = {  # in the real service's order
             "aud": [AUDIENCE],
             "exp": now + self._lifetime,
@@ -116,8 +129,18 @@ class SessionTokens:
             "nbf": now - NBF_SKEW,
             "sub": accounts_id,
         }
-        key = self._keys.current
-        return jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
+        key = self._keys().current
+        token = jwt.encode(claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
+        return token, key.kid
+
+    @property
+    def current_kid(self) -> str:
+        """Name the key that signs new sessions."""
+        return self._keys().current.kid
+
+    @property
+    def ring(self) -> KeyRing:
+        return self._keys()
 
     def verify(self, token: str, now: int) -> SessionClaims:
         """Return the claims of a token valid at `now`; raise InvalidCredentials otherwise."""
@@ -132,7 +155,8 @@ class SessionTokens:
         """Return the claims of a token signed by one of our keys, or raise; time not checked."""
         try:
             header = jwt.get_unverified_header(token)
-            public_key = self._keys.verifying.get(header.get("kid"))  # type: ignore[arg-type]
+            kid = header.get("kid")
+            public_key = self._keys().verifying.get(kid) if isinstance(kid, str) else None
             if public_key is None or header.get("typ") != "JWT":
                 raise InvalidCredentials()
             claims: dict[str, Any] = jwt.decode(

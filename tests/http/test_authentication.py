@@ -102,7 +102,7 @@ async def test_cookie_signed_by_another_key_with_the_same_kid_is_403(
 ) -> None:
     other = KeyRing.of([SigningKey(_header(user.session)["kid"], Ed25519PrivateKey.generate())])
     claims = _claims(user.session)
-    forged = SessionTokens(other, "http://testserver", 3600).issue(
+    forged, _ = SessionTokens(other, "http://testserver", 3600).issue(
         claims["sub"], claims["jti"], claims["iat"]
     )
     response = await client.get("/api/v9/me", headers=cookie_header(forged))

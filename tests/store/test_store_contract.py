@@ -26,11 +26,21 @@ def new_account(email: str = "ann@example.com", n: int = 1) -> NewAccount:
     )
 
 
-def session(account: Account, jti: str = "j" * 32, expires_at: int = T0 + HOUR) -> Session:
+def session(
+    account: Account,
+    jti: str = "j" * 32,
+    expires_at: int = T0 + HOUR,
+    kid: str = "2026-11-28",
+    last_used_at: int = T0,
+    created_at: int = T0,
+) -> Session:
     return Session(
         jti=jti,
+        id=f"id-{jti}",
         account_id=account.id,
-        created_at=T0,
+        kid=kid,
+        created_at=created_at,
+        last_used_at=last_used_at,
         expires_at=expires_at,
         remember_me=False,
         user_agent="test",
@@ -176,3 +186,60 @@ async def test_closing_leaves_only_an_anonymous_tombstone(store: Store) -> None:
     assert await store.workspaces_of(account.id) == []
     again = await store.create_account(new_account(account.email, 2))
     assert again.id != account.id
+
+
+async def test_sessions_are_listed_newest_first_without_dead_ones(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, "a" * 32, created_at=T0 - 10))
+    await store.add_session(session(account, "b" * 32, expires_at=T0 + 1))
+    await store.add_session(session(account, "c" * 32, last_used_at=T0 - HOUR, created_at=T0 - 5))
+    assert [s.jti for s in await store.sessions_of(account.id, T0)] == [c * 32 for c in "bca"]
+    assert [s.jti for s in await store.sessions_of(account.id, T0 + 2)] == ["c" * 32, "a" * 32]
+    live = await store.sessions_of(account.id, T0 + 2, idle_since=T0 - 60)
+    assert [s.jti for s in live] == ["a" * 32]
+    assert live[0].id == "id-" + "a" * 32
+    assert live[0].kid == "2026-11-28"
+
+
+async def test_idle_sessions_do_not_authenticate_until_touched(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, last_used_at=T0 - HOUR))
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0, T0 - 60) is None
+    await store.touch_session("j" * 32, T0)
+    assert await store.account_by_session("j" * 32, account.accounts_id, T0, T0 - 60) == account
+
+
+async def test_a_session_is_ended_by_its_public_id_only_by_its_owner(store: Store) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    bob = await store.create_account(new_account("bob@example.com", 2))
+    await store.add_session(session(ann))
+    assert not await store.delete_session_by_id(bob.id, "id-" + "j" * 32)
+    assert not await store.delete_session_by_id(ann.id, "j" * 32)  # the jti is not the id
+    assert await store.delete_session_by_id(ann.id, "id-" + "j" * 32)
+    assert await store.account_by_session("j" * 32, ann.accounts_id, T0) is None
+
+
+async def test_ending_the_other_sessions_keeps_the_current_one(store: Store) -> None:
+    account = await store.create_account(new_account())
+    for jti in ("a" * 32, "b" * 32, "c" * 32):
+        await store.add_session(session(account, jti))
+    await store.delete_sessions(account.id, keep_jti="b" * 32)
+    assert [s.jti for s in await store.sessions_of(account.id, T0)] == ["b" * 32]
+
+
+async def test_dead_sessions_are_purged(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, "a" * 32))
+    await store.add_session(session(account, "b" * 32, expires_at=T0 + 1))
+    await store.add_session(session(account, "c" * 32, last_used_at=T0 - HOUR))
+    assert await store.delete_dead_sessions(T0 + 2, idle_since=T0 - 60) == 2
+    assert [s.jti for s in await store.sessions_of(account.id, T0)] == ["a" * 32]
+
+
+async def test_sessions_signed_by_a_key_end_together(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, "a" * 32, kid="old"))
+    await store.add_session(session(account, "b" * 32, kid="new"))
+    assert await store.sessions_by_key() == {"old": 1, "new": 1}
+    assert await store.delete_sessions_signed_by("old") == 1
+    assert [s.jti for s in await store.sessions_of(account.id, T0)] == ["b" * 32]

@@ -47,14 +47,15 @@ def test_ids_and_secrets_have_toggls_shapes_and_enough_entropy() -> None:
 
 
 def test_issued_session_verifies_and_names_account_and_session(sessions: SessionTokens) -> None:
-    token = sessions.issue("a" * 22, "b" * 32, NOW)
+    token, kid = sessions.issue("a" * 22, "b" * 32, NOW)
+    assert kid == "2026-11-28"
     claims = sessions.verify(token, NOW)
     assert (claims.sub, claims.jti, claims.exp) == ("a" * 22, "b" * 32, NOW + 28 * 24 * 3600)
     assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "kid": "2026-11-28", "typ": "JWT"}
 
 
 def test_session_is_valid_from_nbf_until_exp_with_a_small_leeway(sessions: SessionTokens) -> None:
-    token = sessions.issue("a" * 22, "b" * 32, NOW)
+    token, _ = sessions.issue("a" * 22, "b" * 32, NOW)
     sessions.verify(token, NOW - 300)
     sessions.verify(token, NOW + 28 * 24 * 3600 + 29)
     with pytest.raises(InvalidCredentials):

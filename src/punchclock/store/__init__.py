@@ -21,8 +21,41 @@ class Store(Protocol):
 
     async def account_by_token(self, token_lookup: bytes) -> Account | None: ...
 
-    async def account_by_session(self, jti: str, accounts_id: str, now: int) -> Account | None:
-        """Return the owner of a live session (not expired, not revoked), if it matches."""
+    async def account_by_session(
+        self, jti: str, accounts_id: str, now: int, idle_since: int = 0
+    ) -> Account | None:
+        """Return the owner of a live session, if it matches.
+
+        Live: not ended, not expired, and used at or after `idle_since` (0: no idle limit).
+        """
+        ...
+
+    async def touch_session(self, jti: str, now: int) -> None:
+        """Record that the session was used."""
+        ...
+
+    async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
+        """Return the account's live sessions, newest first."""
+        ...
+
+    async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
+        """End one of the account's sessions by its public id; False if it has none such."""
+        ...
+
+    async def delete_sessions(self, account_id: int, keep_jti: str | None) -> None:
+        """End every session of the account but `keep_jti`."""
+        ...
+
+    async def delete_dead_sessions(self, now: int, idle_since: int = 0) -> int:
+        """Remove expired and idle sessions; return how many."""
+        ...
+
+    async def delete_sessions_signed_by(self, kid: str) -> int:
+        """End every session whose JWT the key `kid` signed; return how many."""
+        ...
+
+    async def sessions_by_key(self) -> dict[str, int]:
+        """Return how many sessions each signing key has signed that are still stored."""
         ...
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]: ...

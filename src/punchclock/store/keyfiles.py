@@ -14,7 +14,13 @@ import secrets
 from pathlib import Path
 
 from punchclock.errors import ConfigError
-from punchclock.keys import KeyRing, SigningKey, key_from_pem, key_to_pem, new_signing_key
+from punchclock.keys import (
+    KeyRing,
+    SigningKey,
+    key_from_pem,
+    key_to_pem,
+    new_signing_key,
+)
 
 
 def load_secret_key(data_dir: Path) -> bytes:
@@ -38,6 +44,46 @@ def load_signing_keys(data_dir: Path, today: dt.date) -> KeyRing:
         _create_private_file(folder / f"{key.kid}.pem", key_to_pem(key))
         keys = _read_keys(folder)
     return KeyRing.of(keys)
+
+
+def rotate_signing_key(data_dir: Path, today: dt.date) -> SigningKey:
+    """Add a key named by today's date; it signs every session made from now on."""
+    folder = data_dir / "keys"
+    taken = {key.kid for key in _read_keys(folder)} if folder.exists() else set()
+    key = new_signing_key(today, taken)
+    _create_private_file(folder / f"{key.kid}.pem", key_to_pem(key))
+    return key
+
+
+def remove_signing_key(data_dir: Path, kid: str) -> None:
+    """Destroy a key file: no worker loads or verifies with the key again."""
+    (data_dir / "keys" / f"{kid}.pem").unlink()
+
+
+class KeyDirectory:
+    """The signing keys of <data_dir>/keys/, read again whenever the folder changes.
+
+    Workers call ring() whenever they sign a session or check a signature they have not
+    checked before, so a rotation or a retirement reaches every running worker without a
+    restart; a stat of the folder is all it costs when nothing changed.
+    """
+
+    def __init__(self, data_dir: Path, today: dt.date) -> None:
+        self._folder = data_dir / "keys"
+        self._ring = load_signing_keys(data_dir, today)
+        self._seen = self._stamp()
+
+    def ring(self) -> KeyRing:
+        stamp = self._stamp()
+        if stamp != self._seen:
+            keys = _read_keys(self._folder)
+            if keys:  # an emptied folder keeps the last keys rather than failing every request
+                self._ring = KeyRing.of(keys)
+            self._seen = stamp
+        return self._ring
+
+    def _stamp(self) -> int:
+        return self._folder.stat().st_mtime_ns
 
 
 def _read_keys(folder: Path) -> list[SigningKey]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError
 from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
@@ -36,7 +36,11 @@ _BY_EMAIL = f"{_SELECT_ACCOUNT} WHERE a.email_key = ? AND a.closed_at IS NULL"
 _BY_TOKEN = f"{_SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND a.closed_at IS NULL"
 _BY_SESSION = (
     f"{_SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
-    "WHERE s.jti = ? AND s.expires_at > ? AND a.accounts_id = ? AND a.closed_at IS NULL"
+    "WHERE s.jti = ? AND s.expires_at > ? AND s.last_used_at >= ? AND a.accounts_id = ? "
+    "AND a.closed_at IS NULL"
+)
+_SESSION_COLUMNS = (
+    "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
 )
 _BY_RESET_CODE = (
     f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
@@ -107,8 +111,65 @@ class SQLiteStore:
     async def account_by_token(self, token_lookup: bytes) -> Account | None:
         return _account(self._db.execute(_BY_TOKEN, (token_lookup,)).fetchone())
 
-    async def account_by_session(self, jti: str, accounts_id: str, now: int) -> Account | None:
-        return _account(self._db.execute(_BY_SESSION, (jti, now, accounts_id)).fetchone())
+    async def account_by_session(
+        self, jti: str, accounts_id: str, now: int, idle_since: int = 0
+    ) -> Account | None:
+        return _account(
+            self._db.execute(_BY_SESSION, (jti, now, idle_since, accounts_id)).fetchone()
+        )
+
+    async def touch_session(self, jti: str, now: int) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE sessions SET last_used_at = ? WHERE jti = ?", (now, jti))
+
+        await self._transact(tx)
+
+    async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
+        rows = self._db.execute(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
+            "WHERE account_id = ? AND expires_at > ? AND last_used_at >= ? "
+            "ORDER BY created_at DESC",
+            (account_id, now, idle_since),
+        ).fetchall()
+        return [_session(row) for row in rows]
+
+    async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            deleted = db.execute(
+                "DELETE FROM sessions WHERE id = ? AND account_id = ?", (session_id, account_id)
+            )
+            return deleted.rowcount > 0
+
+        return await self._transact(tx)
+
+    async def delete_sessions(self, account_id: int, keep_jti: str | None) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?", (account_id, keep_jti)
+            )
+
+        await self._transact(tx)
+
+    async def delete_dead_sessions(self, now: int, idle_since: int = 0) -> int:
+        def tx(db: sqlite3.Connection) -> int:
+            deleted = db.execute(
+                "DELETE FROM sessions WHERE expires_at <= ? OR last_used_at < ?", (now, idle_since)
+            )
+            return deleted.rowcount
+
+        return await self._transact(tx)
+
+    async def delete_sessions_signed_by(self, kid: str) -> int:
+        def tx(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM sessions WHERE kid = ?", (kid,)).rowcount
+
+        return await self._transact(tx)
+
+    async def sessions_by_key(self) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT kid, count(*) FROM sessions WHERE kid IS NOT NULL GROUP BY kid"
+        ).fetchall()
+        return {kid: count for kid, count in rows}
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
         rows = self._db.execute(
@@ -121,12 +182,15 @@ class SQLiteStore:
     async def add_session(self, session: Session) -> None:
         def tx(db: sqlite3.Connection) -> None:
             db.execute(
-                "INSERT INTO sessions (jti, account_id, created_at, expires_at, remember_me, "
-                "user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO sessions ({_SESSION_COLUMNS}) "  # noqa: S608 - constant
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.jti,
+                    session.id,
                     session.account_id,
+                    session.kid,
                     session.created_at,
+                    session.last_used_at,
                     session.expires_at,
                     int(session.remember_me),
                     session.user_agent,
@@ -313,6 +377,22 @@ def _unique_email(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Co
             raise
 
     return run
+
+
+def _session(row: tuple[Any, ...]) -> Session:
+    jti, id_, account_id, kid, created, used, expires, remember_me, user_agent, ip = row
+    return Session(
+        jti=jti,
+        id=id_,
+        account_id=account_id,
+        kid=kid or "",
+        created_at=created,
+        last_used_at=used,
+        expires_at=expires,
+        remember_me=bool(remember_me),
+        user_agent=user_agent,
+        ip=ip,
+    )
 
 
 def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:

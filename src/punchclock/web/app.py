@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.mail import FileMailer, Mailer, SmtpMailer
 from punchclock.passwords import PasswordHasher
 from punchclock.service import Accounts, Clock
 from punchclock.store import Store
-from punchclock.store.keyfiles import load_secret_key, load_signing_keys
+from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.routes import Api
+
+log = logging.getLogger("punchclock.web")
+PURGE_INTERVAL = 600.0  # seconds between sweeps of expired sessions
 
 
 def build_accounts(
@@ -25,7 +30,7 @@ def build_accounts(
 ) -> tuple[Accounts, Store, PasswordHasher]:
     """Make the service and what it stands on; keys are created on first use."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keys = load_signing_keys(settings.data_dir, dt.datetime.now(dt.UTC).date())
+    keys = KeyDirectory(settings.data_dir, dt.datetime.now(dt.UTC).date())
     secret = settings.secret_key or load_secret_key(settings.data_dir)
     store = store or SQLiteStore(settings.database_path)
     if mailer is None:
@@ -46,11 +51,12 @@ def build_accounts(
         store=store,
         mailer=mailer,
         hasher=hasher,
-        sessions=SessionTokens(keys, settings.public_url, SESSION_LIFETIME),
+        sessions=SessionTokens(keys.ring, settings.public_url, SESSION_LIFETIME),
         secrets=SecretBox(secret),
         public_url=settings.public_url,
         session_lifetime=SESSION_LIFETIME,
         reset_code_ttl=settings.reset_code_ttl,
+        session_idle_timeout=settings.session_idle_timeout,
         clock=clock,
     )
     return accounts, store, hasher
@@ -66,13 +72,33 @@ def create_app(
     """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
     accounts, store, hasher = build_accounts(settings, store=store, mailer=mailer, clock=clock)
     opened_store = store
+    purging: list[asyncio.Task[None]] = []
+
+    async def startup() -> None:
+        purging.append(asyncio.get_running_loop().create_task(purge_sessions(accounts)))
 
     async def shutdown() -> None:
+        for task in purging:
+            task.cancel()
         await accounts.drain()
         await opened_store.close()
         await hasher.close()
 
-    return App(Api(accounts).routes(), accounts=accounts, on_shutdown=shutdown)
+    api = Api(accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
+    return App(api.routes(), accounts=accounts, on_startup=startup, on_shutdown=shutdown)
+
+
+async def purge_sessions(accounts: Accounts, every: float = PURGE_INTERVAL) -> None:
+    """Remove expired and idle sessions from the store now and then, for as long as we run."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            removed = await accounts.purge_sessions()
+        except Exception:
+            log.exception("purging expired sessions failed; trying again later")
+        else:
+            if removed:
+                log.info("purged %d expired or idle sessions", removed)
 
 
 def app_from_env() -> App:

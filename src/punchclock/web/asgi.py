@@ -21,6 +21,16 @@ from punchclock.service import Accounts
 from punchclock.web.errors import response_for
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+# On every answer (OWASP Secure Headers; ASVS 4.0.3 V14.4). Answers carry credentials or
+# personal data, so none may be stored by a cache unless its handler says otherwise.
+NO_STORE = (b"cache-control", b"no-store")
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),  # reset codes travel in URLs
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+)
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -51,10 +61,12 @@ class App:
         *,
         accounts: Accounts,
         on_shutdown: Callable[[], Awaitable[None]],
+        on_startup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.routes = routes
         self.accounts = accounts  # the service, for tests and tools that run the app in process
         self._on_shutdown = on_shutdown
+        self._on_startup = on_startup
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -74,6 +86,10 @@ class App:
                 response = await self._handler(scope)(Request(scope, receive))
             except Exception as e:  # every error, expected or not, gets a JSON answer
                 response = response_for(e)
+            headers = response.raw_headers
+            if not any(name == b"cache-control" for name, _ in headers):
+                headers.append(NO_STORE)
+            headers.extend(SECURITY_HEADERS)
             await response(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -101,6 +117,8 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self._on_startup is not None:
+                    await self._on_startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()
@@ -109,7 +127,9 @@ class App:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[App]:
-        """Use the app in process (tests) and shut it down as a server would."""
+        """Use the app in process (tests), started and shut down as a server would."""
+        if self._on_startup is not None:
+            await self._on_startup()
         try:
             yield self
         finally:

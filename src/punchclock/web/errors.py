@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from punchclock.errors import (
+    CrossSiteRequest,
     CurrentPasswordInvalid,
     CurrentPasswordMissing,
     EmailTaken,
@@ -19,6 +20,7 @@ from punchclock.errors import (
     PasswordRejected,
     PunchclockError,
     ResetCodeInvalid,
+    SessionNotFound,
 )
 
 JSON = "application/json; charset=utf-8"
@@ -33,6 +35,8 @@ STATUS: dict[type[PunchclockError], int] = {
     CurrentPasswordInvalid: 400,
     ResetCodeInvalid: 400,
     Overloaded: 503,
+    SessionNotFound: 404,
+    CrossSiteRequest: 403,
 }
 
 _forbidden_body = msgspec.json.encode(InvalidCredentials.message)
@@ -59,7 +63,7 @@ def response_for(exc: Exception) -> Response:
         if status is None:
             log.error("no HTTP status for %s", type(exc).__name__)
             return error_response("Internal server error", 500)
-        if status == 403:
+        if type(exc) is InvalidCredentials:
             return forbidden()  # the commonest error, its body encoded once
         headers = {"Retry-After": "1"} if status == 503 else None
         return error_response(exc.message, status, headers)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from importlib import resources
 from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from punchclock import keys
 from punchclock.errors import InvalidInput
 from punchclock.models import Account, ClientInfo
 from punchclock.service import Accounts, SignUp
 from punchclock.web import wire
 from punchclock.web.asgi import Route
 from punchclock.web.auth import (
-    authenticate,
+    Authenticator,
     clear_session_cookie,
     session_cookie,
     set_session_cookie,
@@ -59,8 +62,14 @@ async def read_json(request: Request, shape: type[T]) -> T:
 class Api:
     """The endpoints of Toggl's accounts service and of /api/v9/me."""
 
-    def __init__(self, accounts: Accounts, render_cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        trusted_origins: Iterable[str] = (),
+        render_cache_size: int = 4096,
+    ) -> None:
         self.accounts = accounts
+        self.authenticate = Authenticator(accounts, trusted_origins)
         # /me is the hottest answer there is. Its body depends only on the account row, which
         # is read afresh on every request, so a body cached by that row is never stale.
         self._me_body = functools.lru_cache(maxsize=render_cache_size)(self._render_me)
@@ -75,11 +84,15 @@ class Api:
             Route("POST", "/api/signup", self.sign_up),
             Route("POST", "/api/sessions", self.log_in),
             Route("DELETE", "/api/sessions", self.log_out),
+            Route("GET", "/api/sessions", self.list_sessions),
+            Route("DELETE", "/api/sessions/{id}", self.end_session),
             Route("POST", "/api/me/close_account/track", self.close_account),
             Route("POST", "/api/me/password_reset/request", self.request_reset),
             Route("POST", "/api/me/password_reset/confirm/{code}", self.confirm_reset),
             Route("PUT", "/api/v9/me", self.update_me),
             Route("POST", "/api/v9/me/reset_token", self.reset_token),
+            Route("GET", "/.well-known/jwks.json", self.jwks),
+            Route("GET", "/api/openapi.json", self.openapi),
         ]
 
     async def sign_up(self, request: Request) -> Response:
@@ -107,14 +120,37 @@ class Api:
         return response
 
     async def log_out(self, request: Request) -> Response:
-        auth = await authenticate(self.accounts, request)
+        auth = await self.authenticate(request)
+        if _flag(request, "others"):
+            await self.accounts.end_other_sessions(auth)
+            return Response(status_code=200)
         await self.accounts.log_out(auth, session_cookie(request))
         response = Response(status_code=200)
         clear_session_cookie(response)
         return response
 
+    async def list_sessions(self, request: Request) -> Response:
+        auth = await self.authenticate(request)
+        found = await self.accounts.list_sessions(auth)
+        return json_response(wire.sessions(found, auth.jti))
+
+    async def end_session(self, request: Request) -> Response:
+        auth = await self.authenticate(request)
+        await self.accounts.end_session(auth, request.path_params["id"])
+        return Response(status_code=200)
+
+    async def jwks(self, request: Request) -> Response:
+        response = json_response(keys.jwks(self.accounts.signing_keys()))
+        # other services may cache the keys a while; a retired key's sessions are
+        # refused here at once regardless
+        response.headers["cache-control"] = "public, max-age=300"
+        return response
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(_openapi_document(), media_type=JSON)
+
     async def close_account(self, request: Request) -> Response:
-        auth = await authenticate(self.accounts, request)
+        auth = await self.authenticate(request)
         await self.accounts.close_account(auth)
         response = Response(status_code=200)
         clear_session_cookie(response)
@@ -135,7 +171,7 @@ class Api:
         return response
 
     async def me(self, request: Request) -> Response:
-        auth = await authenticate(self.accounts, request)
+        auth = await self.authenticate(request)
         if request.scope["query_string"] and _flag(request, "with_related_data"):
             token = self.accounts.api_token(auth.account)
             workspaces = await self.accounts.workspaces(auth)
@@ -143,18 +179,23 @@ class Api:
         return Response(self._me_body(auth.account), media_type=JSON)
 
     async def update_me(self, request: Request) -> Response:
-        auth = await authenticate(self.accounts, request)
+        auth = await self.authenticate(request)
         fields = await read_json(request, dict[str, Any])
         account = await self.accounts.update_profile(auth, fields)
         return json_response(wire.me_updated(account, self.accounts.api_token(account)))
 
     async def logged(self, request: Request) -> Response:
-        await authenticate(self.accounts, request)
+        await self.authenticate(request)
         return Response(status_code=200)
 
     async def reset_token(self, request: Request) -> Response:
-        auth = await authenticate(self.accounts, request)
+        auth = await self.authenticate(request)
         return json_response(await self.accounts.reset_api_token(auth))
+
+
+@functools.cache
+def _openapi_document() -> bytes:
+    return resources.files("punchclock.web").joinpath("openapi.json").read_bytes()
 
 
 def _flag(request: Request, name: str) -> bool:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import msgspec
 
-from punchclock.models import Account, Workspace
+from punchclock.models import Account, Session, Workspace
 
 DEFAULT_IMAGE_URL = "https://assets.track.toggl.com/images/profile.png"  # Toggl's default avatar
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -184,3 +184,28 @@ def workspace(w: Workspace) -> WorkspaceView:
         hide_start_end_times=False,
         working_hours_in_minutes=None,
     )
+
+
+class SessionView(msgspec.Struct):
+    id: str
+    created_at: str
+    last_used_at: str
+    expires_at: str
+    user_agent: str
+    ip: str
+    current: bool
+
+
+def sessions(found: list[Session], current_jti: str | None) -> list[SessionView]:
+    return [
+        SessionView(
+            id=s.id,
+            created_at=timestamp(s.created_at),
+            last_used_at=timestamp(s.last_used_at),
+            expires_at=timestamp(s.expires_at),
+            user_agent=s.user_agent,
+            ip=s.ip,
+            current=s.jti == current_jti,
+        )
+        for s in found
+    ]
