@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import datetime as dt
 import logging
@@ -26,6 +27,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080, help="port to bind (8080)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     commands.add_parser("migrate", help="create or upgrade the database schema, then exit")
+    keys = commands.add_parser("keys", help="the keys that sign session cookies")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser("list", help="list the keys; the newest signs new sessions")
+    key_commands.add_parser("rotate", help="add a key that signs every session from now on")
+    retire = key_commands.add_parser(
+        "retire", help="destroy an older key: the sessions it signed end at once"
+    )
+    retire.add_argument("kid", help="the key's id, as `keys list` shows it")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
@@ -41,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         print(f"punchclock: the database at {settings.database_path} is up to date")
         return 0
+    if args.command == "keys":
+        return asyncio.run(manage_keys(settings, args.keys_command, getattr(args, "kid", None)))
     if not 1 <= args.port <= 65535 or args.workers < 1:
         parser.error("--port must be 1-65535 and --workers at least 1")
     return serve_http(args.host, args.port, args.workers)
@@ -70,6 +81,49 @@ def log_config() -> dict[str, Any]:
 
 
 APP_FACTORY = "punchclock.web.app:app_from_env"
+
+
+async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
+    """List, rotate or retire the session signing keys; running workers follow at once."""
+    from punchclock.store.keyfiles import (
+        load_signing_keys,
+        remove_signing_key,
+        rotate_signing_key,
+    )
+    from punchclock.store.sqlite import SQLiteStore
+
+    today = dt.datetime.now(dt.UTC).date()
+    if command == "rotate":
+        key = rotate_signing_key(settings.data_dir, today)
+        print(f"{key.kid}: signs every new session from now on; older keys still verify")
+        return 0
+    ring = load_signing_keys(settings.data_dir, today)
+    store = SQLiteStore(settings.database_path)
+    try:
+        if command == "list":
+            counts = await store.sessions_by_key()
+            for name in ring.verifying:
+                role = "signs new sessions" if name == ring.current.kid else "verifies only"
+                print(f"{name}  {role}, {counts.get(name, 0)} sessions")
+            return 0
+        assert kid is not None
+        if kid not in ring.verifying:
+            print(f"punchclock: no key {kid!r}; `punchclock keys list` shows them", file=sys.stderr)
+            return 2
+        if kid == ring.current.kid:
+            print(
+                f"punchclock: {kid} signs new sessions; `punchclock keys rotate` first",
+                file=sys.stderr,
+            )
+            return 2
+        # The sessions go first: once the file is gone no worker verifies with the key,
+        # and from this moment none of its sessions is live either.
+        ended = await store.delete_sessions_signed_by(kid)
+        remove_signing_key(settings.data_dir, kid)
+        print(f"{kid}: retired; {ended} sessions it signed have ended")
+        return 0
+    finally:
+        await store.close()
 
 
 def serve_http(host: str, port: int, workers: int, app: str = APP_FACTORY) -> int:
