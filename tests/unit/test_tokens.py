@@ -152,3 +152,12 @@ def test_lookups_are_keyed_and_separate_per_purpose() -> None:
 def test_the_server_key_must_be_32_bytes() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         SecretBox(b"short")
+
+
+def test_rs256_is_refused_even_when_correctly_signed(sessions: SessionTokens) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode(GOOD, rsa_key, algorithm="RS256", headers={"kid": KEY.kid})
+    with pytest.raises(InvalidCredentials):
+        sessions.verify(token, NOW)

@@ -65,7 +65,7 @@ class KeyDirectory:
 
     Workers call ring() whenever they sign a session or check a signature they have not
     checked before, so a rotation or a retirement reaches every running worker without a
-    restart; a stat of the folder is all it costs when nothing changed.
+    restart; listing the folder is all it costs when nothing changed.
     """
 
     def __init__(self, data_dir: Path, today: dt.date) -> None:
@@ -82,8 +82,9 @@ class KeyDirectory:
             self._seen = stamp
         return self._ring
 
-    def _stamp(self) -> int:
-        return self._folder.stat().st_mtime_ns
+    def _stamp(self) -> tuple[int, tuple[str, ...]]:
+        # the names too: a folder's mtime may not move within one clock tick
+        return self._folder.stat().st_mtime_ns, tuple(sorted(os.listdir(self._folder)))
 
 
 def _read_keys(folder: Path) -> list[SigningKey]:
