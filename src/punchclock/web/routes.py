@@ -77,6 +77,9 @@ class Api:
     def _render_me(self, account: Account) -> bytes:
         return msgspec.json.encode(wire.me(account, self.accounts.api_token(account)))
 
+    def _me_response(self, account: Account) -> Response:
+        return Response(self._me_body(account), media_type=JSON)
+
     def routes(self) -> list[Route]:
         return [
             Route("GET", "/api/v9/me", self.me),
@@ -106,7 +109,7 @@ class Api:
             remember_me=body.remember_me,
         )
         account, session = await self.accounts.sign_up(form, client_info(request))
-        response = json_response(wire.me(account, self.accounts.api_token(account)))
+        response = self._me_response(account)
         set_session_cookie(response, session)
         return response
 
@@ -115,7 +118,7 @@ class Api:
         account, session = await self.accounts.log_in(
             body.email, body.password, body.remember_me, client_info(request)
         )
-        response = json_response(wire.me(account, self.accounts.api_token(account)))
+        response = self._me_response(account)
         set_session_cookie(response, session)
         return response
 
@@ -166,7 +169,7 @@ class Api:
         account, session = await self.accounts.confirm_password_reset(
             request.path_params["code"], body.password, client_info(request)
         )
-        response = json_response(wire.me(account, self.accounts.api_token(account)))
+        response = self._me_response(account)
         set_session_cookie(response, session)
         return response
 
@@ -176,7 +179,7 @@ class Api:
             token = self.accounts.api_token(auth.account)
             workspaces = await self.accounts.workspaces(auth)
             return json_response(wire.me_with_related_data(auth.account, token, workspaces))
-        return Response(self._me_body(auth.account), media_type=JSON)
+        return self._me_response(auth.account)
 
     async def update_me(self, request: Request) -> Response:
         auth = await self.authenticate(request)
