@@ -23,8 +23,9 @@ async def log_in(client: httpx.AsyncClient, user: User, agent: str = "test-agent
 
 
 async def test_sessions_are_listed_with_the_current_one_marked(
-    client: httpx.AsyncClient, user: User
+    client: httpx.AsyncClient, user: User, clock: FixedClock
 ) -> None:
+    clock.advance(1)  # newest first: the log-in comes after the sign-up's session
     other = await log_in(client, user, agent="Firefox/200")
     response = await client.get("/api/sessions", headers=cookie_header(other))
     assert response.status_code == 200
