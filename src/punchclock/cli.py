@@ -7,6 +7,7 @@ import asyncio
 import copy
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(manage_keys(settings, args.keys_command, getattr(args, "kid", None)))
     if not 1 <= args.port <= 65535 or args.workers < 1:
         parser.error("--port must be 1-65535 and --workers at least 1")
+    if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
+        # each server worker has its own hash workers: share the cores out among them
+        cores = os.cpu_count() or 1
+        os.environ["PUNCHCLOCK_HASH_WORKERS"] = str(max(1, cores // args.workers))
     return serve_http(args.host, args.port, args.workers)
 
 

@@ -103,6 +103,9 @@ class PasswordHasher:
                     # killed from outside (the OOM killer, an operator); it is replaced
                     log.warning("a password hash worker process died; it is being replaced")
                     raise Overloaded() from None
+                except OSError:  # no process could be started (limits, memory)
+                    log.exception("could not start a password hash worker process")
+                    raise Overloaded() from None
             return await asyncio.get_running_loop().run_in_executor(
                 self._threads, compute, self._argon2, op, list(args)
             )
