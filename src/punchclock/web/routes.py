@@ -41,8 +41,9 @@ def client_info(request: Request) -> ClientInfo:
 
 
 async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    declared = request.headers.get("content-length", "")
+    # isdigit() alone takes "²" for a digit, which int() then refuses
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise BodyTooLarge()
     body = b""
     async for chunk in request.stream():
