@@ -190,6 +190,8 @@ class Accounts:
         A password change ends every other session (ASVS 4.0.3 V3.3.3).
         """
         changes = _profile_changes(fields)
+        if not isinstance(fields.get("current_password"), str | None):
+            raise InvalidInput("Invalid current_password")
         new_hash = None
         if fields.get("password") is not None:
             new_password = fields["password"]
