@@ -134,11 +134,6 @@ class SessionTokens:
         return token, key.kid
 
     @property
-    def current_kid(self) -> str:
-        """Name the key that signs new sessions."""
-        return self._keys().current.kid
-
-    @property
     def ring(self) -> KeyRing:
         return self._keys()
 

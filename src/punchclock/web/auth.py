@@ -15,7 +15,7 @@ from punchclock.service import Accounts, Authenticated, IssuedSession
 
 COOKIE = "__Secure-accounts-session"
 _COOKIE_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Lax"  # as Toggl's accounts service
-MAX_CREDENTIAL = 4096  # characters: longer Authorization headers and cookies are refused
+MAX_CREDENTIAL = 4096  # characters: a longer Authorization header is refused unread
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
