@@ -36,6 +36,7 @@ class Settings:
     hash_processes: bool = True  # False: hash on threads (tests; see hashworkers.py)
     secret_key: bytes | None = None  # None = keep it in <data_dir>/secret.key
     session_idle_timeout: int = 0  # seconds without use after which a session ends; 0: never
+    password_min_length: int = 8  # NIST SP 800-63B rev. 4 asks 15 where a password is alone
     allowed_origins: frozenset[str] = frozenset()  # besides PUBLIC_URL's, for cookie writes
 
     @classmethod
@@ -73,6 +74,7 @@ class Settings:
                 env, "PUNCHCLOCK_SESSION_IDLE_TIMEOUT", 0, 0, SESSION_LIFETIME
             ),
             allowed_origins=_origins(env.get("PUNCHCLOCK_ALLOWED_ORIGINS", "")),
+            password_min_length=_int(env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH", 8, 8, 15),
         )
 
     @property

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2.exceptions import InvalidHashError
@@ -26,13 +27,38 @@ def normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
-def check_policy(password: str) -> None:
-    """Raise PasswordRejected unless the password may be set; no composition rules (V2.1.9)."""
-    length = len(normalize(password))  # one code point counts as one character
-    if length < MIN_LENGTH:
-        raise PasswordRejected(f"Password must be at least {MIN_LENGTH} characters")
+CONTEXT_MIN_LENGTH = 4  # shorter context words ("ann") would refuse too many passwords
+SERVICE_WORDS = ("punchclock", "toggl")
+
+
+def check_policy(
+    password: str, *, min_length: int = MIN_LENGTH, context: Iterable[str] = ()
+) -> None:
+    """Raise PasswordRejected unless the password may be set; no composition rules (V2.1.9).
+
+    `context` names words the password must not contain: the user's email and name
+    (NIST SP 800-63B 5.1.1.2, context-specific words; ASVS 5 V6.2.11), compared without
+    regard to case, as are the service's own names.
+    """
+    normalized = normalize(password)
+    length = len(normalized)  # one code point counts as one character
+    if length < min_length:
+        raise PasswordRejected(f"Password must be at least {min_length} characters")
     if length > MAX_LENGTH:
         raise PasswordRejected(f"Password must be at most {MAX_LENGTH} characters")
+    folded = normalized.casefold()
+    for word in (*context, *SERVICE_WORDS):
+        word = normalize(word).casefold().strip()
+        if len(word) >= CONTEXT_MIN_LENGTH and word in folded:
+            raise PasswordRejected(
+                "Password must not contain your email address, your name or the service's name"
+            )
+
+
+def context_words(email: str, fullname: str) -> list[str]:
+    """Return the words of an account a password must not contain."""
+    local_part = email.partition("@")[0]
+    return [email, local_part, fullname, *fullname.split()]
 
 
 class PasswordHasher:

@@ -110,6 +110,7 @@ class Accounts:
         session_lifetime: int,
         reset_code_ttl: int,
         session_idle_timeout: int = 0,
+        password_min_length: int = passwords.MIN_LENGTH,
         clock: Clock | None = None,
         verified_passwords: VerifiedPasswords | None = None,
     ) -> None:
@@ -122,6 +123,7 @@ class Accounts:
         self._session_lifetime = session_lifetime
         self._reset_code_ttl = reset_code_ttl
         self._session_idle_timeout = session_idle_timeout  # seconds; 0: none
+        self._password_min_length = password_min_length
         self._touched: dict[str, int] = {}  # jti -> when this worker last recorded its use
         self._clock = clock or SystemClock()
         self._background: set[asyncio.Task[None]] = set()
@@ -141,7 +143,11 @@ class Accounts:
         timezone = _timezone(form.timezone) if form.timezone is not None else "UTC"
         if form.tos_accepted_for is not None and form.tos_accepted_for != "track":
             raise InvalidInput('tos_accepted_for must be "track"')
-        passwords.check_policy(form.password)
+        passwords.check_policy(
+            form.password,
+            min_length=self._password_min_length,
+            context=passwords.context_words(email, fullname),
+        )
         password_hash = await self._hasher.hash(form.password)
         accounts_id = new_accounts_id()
         token = new_api_token()
@@ -200,7 +206,15 @@ class Accounts:
                 raise CurrentPasswordMissing()
             if not isinstance(new_password, str) or not isinstance(current, str):
                 raise InvalidInput("Invalid password")
-            passwords.check_policy(new_password)
+            account = auth.account
+            passwords.check_policy(
+                new_password,
+                min_length=self._password_min_length,
+                context=[
+                    *passwords.context_words(account.email, account.fullname),
+                    *passwords.context_words(changes.email or "", changes.fullname or ""),
+                ],
+            )
             if not await self._hasher.verify(auth.account.password_hash, current):
                 raise CurrentPasswordInvalid()
             new_hash = await self._hasher.hash(new_password)
@@ -382,12 +396,19 @@ class Accounts:
         self, code: str, password: str, client: ClientInfo
     ) -> tuple[Account, IssuedSession]:
         """Use a reset code once: set the password, end every session, start a new one."""
-        passwords.check_policy(password)  # before the code is used, so a retry can use it
+        # the policy is checked before the code is used, so that a retry can use it
+        passwords.check_policy(password, min_length=self._password_min_length)
         if not _RESET_CODE.fullmatch(code):
             raise ResetCodeInvalid()
         lookup = self._secrets.reset_code_lookup(code)
-        if await self._store.reset_code_account(lookup, self._clock.now()) is None:
+        owner = await self._store.reset_code_account(lookup, self._clock.now())
+        if owner is None:
             raise ResetCodeInvalid()
+        passwords.check_policy(
+            password,
+            min_length=self._password_min_length,
+            context=passwords.context_words(owner.email, owner.fullname),
+        )
         password_hash = await self._hasher.hash(password)
         # the code is used in the same transaction that sets the password, so two
         # confirms racing with one code cannot both succeed

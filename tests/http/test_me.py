@@ -152,6 +152,13 @@ async def test_put_me_can_clear_the_country(client: httpx.AsyncClient, user: Use
         ),
         ({"password": "short", "current_password": "correct horse battery staple"}, "at least 8"),
         ({"fullname": "Valid", "beginning_of_week": 9}, "Invalid beginning_of_week"),
+        (
+            {
+                "password": "ann@example.com rocks",
+                "current_password": "correct horse battery staple",
+            },
+            "must not contain your email address",
+        ),
         ({"current_password": 5}, "Invalid current_password"),
         ({"fullname": "Valid", "current_password": ["x"]}, "Invalid current_password"),
     ],

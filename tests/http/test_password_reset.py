@@ -166,3 +166,14 @@ async def test_reset_request_for_a_closed_account_sends_nothing(
     response = await request_code(client, accounts, user.email)
     assert response.status_code == 200
     assert outbox(data_dir) == []
+
+
+async def test_confirm_refuses_a_password_made_of_the_users_words_and_keeps_the_code(
+    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+) -> None:
+    await request_code(client, accounts, user.email)
+    code = reset_code_in(outbox(data_dir)[0])
+    refused = await confirm(client, code, "ann@example.com again")
+    assert refused.status_code == 400
+    assert "must not contain your email address" in refused.json()
+    assert (await confirm(client, code, NEW_PASSWORD)).status_code == 200

@@ -173,3 +173,36 @@ async def test_a_database_dump_holds_neither_the_token_nor_the_password(
     assert user.token.encode() not in dump
     assert user.password.encode() not in dump
     assert b"$argon2id$" in dump
+
+
+@pytest.mark.parametrize(
+    ("email", "display_name", "password"),
+    [
+        ("grace.hopper@example.com", "Grace", "grace.hopper rules"),
+        ("gh@example.com", "Grace Hopper", "i am grace hopper"),
+        ("gh@example.com", "Grace Hopper", "my punchclock login"),
+    ],
+)
+async def test_sign_up_refuses_a_password_made_of_the_users_own_words(
+    client: httpx.AsyncClient, email: str, display_name: str, password: str
+) -> None:
+    response = await client.post(
+        "/api/signup", json={"email": email, "password": password, "display_name": display_name}
+    )
+    assert response.status_code == 400
+    assert "must not contain your email address" in response.json()
+
+
+async def test_the_minimum_password_length_is_configurable(env: dict[str, str]) -> None:
+    from punchclock.config import Settings
+    from punchclock.web.app import create_app
+
+    app = create_app(Settings.from_env({**env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH": "15"}))
+    async with (
+        app.running(),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        short = await c.post("/api/signup", json={"email": "a@example.com", "password": "x" * 14})
+        assert (short.status_code, short.json()) == (400, "Password must be at least 15 characters")
+        ok = await c.post("/api/signup", json={"email": "a@example.com", "password": "x" * 15})
+        assert ok.status_code == 200

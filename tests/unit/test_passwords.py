@@ -10,7 +10,7 @@ import pytest
 
 from punchclock.config import Settings
 from punchclock.errors import Overloaded, PasswordRejected
-from punchclock.passwords import PasswordHasher, check_policy, normalize
+from punchclock.passwords import PasswordHasher, check_policy, context_words, normalize
 
 
 @pytest.fixture(params=["threads", "processes"])
@@ -96,3 +96,29 @@ async def test_a_killed_worker_process_is_a_503_not_a_500() -> None:
             await pending
     finally:
         await hasher.close()
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "annabel-2024!",
+        "my Annabel pass",
+        "ANNABEL.LEE@EXAMPLE.COM1",
+        "lovely Lee Lovelace",
+        "my punchclock pw",
+    ],
+)
+def test_policy_refuses_passwords_containing_the_users_words(password: str) -> None:
+    context = context_words("annabel.lee@example.com", "Annabel Lovelace")
+    with pytest.raises(PasswordRejected, match="must not contain your email address"):
+        check_policy(password, context=context)
+
+
+def test_short_context_words_are_not_held_against_a_password() -> None:
+    check_policy("planned holidays", context=context_words("ann@example.com", "Ann Li"))
+
+
+def test_the_minimum_length_can_be_raised() -> None:
+    check_policy("twelve chars", min_length=12)
+    with pytest.raises(PasswordRejected, match="at least 15"):
+        check_policy("fourteen chars", min_length=15)

@@ -57,6 +57,7 @@ def build_accounts(
         session_lifetime=SESSION_LIFETIME,
         reset_code_ttl=settings.reset_code_ttl,
         session_idle_timeout=settings.session_idle_timeout,
+        password_min_length=settings.password_min_length,
         clock=clock,
     )
     return accounts, store, hasher
