@@ -107,6 +107,17 @@ async def sign_up(
     return User(email, password, response.json(), session_from(response))
 
 
+async def log_in(client: httpx.AsyncClient, user: User, agent: str = "test-agent") -> str:
+    """Start another session for the user; return its JWT."""
+    response = await client.post(
+        "/api/sessions",
+        json={"email": user.email, "password": user.password},
+        headers={"User-Agent": agent},
+    )
+    assert response.status_code == 200, response.text
+    return session_from(response)
+
+
 @pytest.fixture
 async def user(client: httpx.AsyncClient) -> User:
     return await sign_up(client)

@@ -12,20 +12,14 @@ import jwt
 from punchclock.cli import manage_keys
 from punchclock.config import Settings
 from punchclock.store.keyfiles import rotate_signing_key
-from tests.conftest import User
-from tests.support import cookie_header, session_from
+from tests.conftest import User, log_in
+from tests.support import cookie_header
 
 
 def _header(token: str) -> dict[str, Any]:
     part = token.split(".")[0]
     value: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     return value
-
-
-async def log_in(client: httpx.AsyncClient, user: User) -> str:
-    return session_from(
-        await client.post("/api/sessions", json={"email": user.email, "password": user.password})
-    )
 
 
 async def test_jwks_publishes_public_okp_keys_with_cache_headers(

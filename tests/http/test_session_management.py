@@ -9,17 +9,8 @@ import pytest
 from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
-from tests.conftest import FixedClock, User, sign_up
-from tests.support import basic, cookie_header, outbox, reset_code_in, session_from, token_auth
-
-
-async def log_in(client: httpx.AsyncClient, user: User, agent: str = "test-agent") -> str:
-    response = await client.post(
-        "/api/sessions",
-        json={"email": user.email, "password": user.password},
-        headers={"User-Agent": agent},
-    )
-    return session_from(response)
+from tests.conftest import FixedClock, User, log_in, sign_up
+from tests.support import basic, cookie_header, outbox, reset_code_in, token_auth
 
 
 async def test_sessions_are_listed_with_the_current_one_marked(
