@@ -107,7 +107,6 @@ class Accounts:
         sessions: SessionTokens,
         secrets: SecretBox,
         public_url: str,
-        session_lifetime: int,
         reset_code_ttl: int,
         session_idle_timeout: int = 0,
         password_min_length: int = passwords.MIN_LENGTH,
@@ -120,7 +119,6 @@ class Accounts:
         self._sessions = sessions
         self._secrets = secrets
         self._public_url = public_url
-        self._session_lifetime = session_lifetime
         self._reset_code_ttl = reset_code_ttl
         self._session_idle_timeout = session_idle_timeout  # seconds; 0: none
         self._password_min_length = password_min_length
@@ -329,7 +327,7 @@ class Accounts:
                 kid=kid,
                 created_at=now,
                 last_used_at=now,
-                expires_at=now + self._session_lifetime * 1_000_000,
+                expires_at=now + self._sessions.lifetime * 1_000_000,  # the JWT's exp
                 remember_me=remember_me,
                 user_agent=client.user_agent[:512],
                 ip=client.ip,

@@ -134,6 +134,11 @@ class SessionTokens:
         return token, key.kid
 
     @property
+    def lifetime(self) -> int:
+        """Return how long a session lasts, in seconds: its JWT's exp - iat."""
+        return self._lifetime
+
+    @property
     def ring(self) -> KeyRing:
         return self._keys()
 

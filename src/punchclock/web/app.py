@@ -54,7 +54,6 @@ def build_accounts(
         sessions=SessionTokens(keys.ring, settings.public_url, SESSION_LIFETIME),
         secrets=SecretBox(secret),
         public_url=settings.public_url,
-        session_lifetime=SESSION_LIFETIME,
         reset_code_ttl=settings.reset_code_ttl,
         session_idle_timeout=settings.session_idle_timeout,
         password_min_length=settings.password_min_length,
