@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
+from tests import postgres
 from tests.support import PASSWORD, session_from
 
 # Cheap argon2 parameters keep the suite fast; tests/unit/test_passwords.py checks the defaults.
@@ -37,18 +38,61 @@ class FixedClock:
         self.microseconds += int(seconds * 1_000_000)
 
 
+def pytest_report_header() -> str:
+    url = postgres.server_url()
+    if url is None:
+        return postgres.SKIP_REASON
+    return f"PostgreSQL tests on {url.rpartition('@')[2]}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Report every PostgreSQL skip from one place, so that -ra sums them up in one line."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2]
+        if reason.endswith(postgres.SKIP_REASON):
+            report.longrepr = ("tests/postgres.py", 0, reason)
+    return report
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL on a schema of the test's own (skips without PostgreSQL)."""
+    with postgres.fresh_schema() as url:
+        yield url
+
+
+SECRET_KEY = "cHVuY2hjbG9jay10ZXN0cy1zZXJ2ZXIta2V5LTMyYiE"  # 32 bytes, base64url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_env(request: pytest.FixtureRequest, base_env: dict[str, str]) -> dict[str, str]:
+    """The test environment on each store backend in turn."""
+    if request.param == "sqlite":
+        return base_env
+    url = request.getfixturevalue("postgres_url")
+    return {**base_env, "PUNCHCLOCK_DATABASE_URL": url, "PUNCHCLOCK_SECRET_KEY": SECRET_KEY}
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
 @pytest.fixture
-def env(data_dir: Path) -> dict[str, str]:
+def base_env(data_dir: Path) -> dict[str, str]:
     return {
         "PUNCHCLOCK_DATA_DIR": str(data_dir),
         "PUNCHCLOCK_PUBLIC_URL": "http://testserver",
         **FAST_HASHING,
     }
+
+
+@pytest.fixture
+def env(base_env: dict[str, str]) -> dict[str, str]:
+    """The test's environment; a module overrides it with `backend_env` to run on both stores."""
+    return base_env
 
 
 @pytest.fixture

@@ -10,11 +10,18 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from punchclock import __version__
 from punchclock.config import Settings
-from punchclock.errors import ConfigError, StoreError
+from punchclock.errors import ConfigError, StoreError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from punchclock.keys import KeyRing
+    from punchclock.store.keyrows import StoredKeys
+    from punchclock.store.postgres import PostgresStore
+
+log = logging.getLogger("punchclock")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,15 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     try:
         settings = Settings.from_env()
-        prepare(settings)
+        version = prepare(settings)
     except (ConfigError, StoreError) as e:
         print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as e:
+        print(f"punchclock: cannot reach the database: {e.__cause__!r}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"punchclock: cannot use the data directory: {e}", file=sys.stderr)
         return 2
     if args.command == "migrate":
-        print(f"punchclock: the database at {settings.database_path} is up to date")
+        where = "PostgreSQL" if settings.postgres_url else str(settings.database_path)
+        print(f"punchclock: the database ({where}) is up to date at schema version {version}")
         return 0
     if args.command == "keys":
         return asyncio.run(manage_keys(settings, args.keys_command, getattr(args, "kid", None)))
@@ -62,16 +73,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve_http(args.host, args.port, args.workers)
 
 
-def prepare(settings: Settings) -> None:
-    """Create the data dir, keys and schema once, before any worker starts."""
+def prepare(settings: Settings) -> int:
+    """Create the data dir, keys and schema once, before any worker starts; return the
+    schema version."""
     from punchclock.store.keyfiles import load_secret_key, load_signing_keys
     from punchclock.store.sqlite import prepare_database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    load_signing_keys(settings.data_dir, dt.datetime.now(dt.UTC).date())
     if settings.secret_key is None:
         load_secret_key(settings.data_dir)
-    prepare_database(settings.database_path)
+    if settings.postgres_url:
+        if settings.secret_key is None:
+            log.warning(
+                "PUNCHCLOCK_SECRET_KEY is not set, so the server key is %s: every other "
+                "host on this database must be given the same key",
+                settings.data_dir / "secret.key",
+            )
+        return asyncio.run(_prepare_postgres(settings))
+    load_signing_keys(settings.data_dir, dt.datetime.now(dt.UTC).date())
+    return prepare_database(settings.database_path)
+
+
+async def _prepare_postgres(settings: Settings) -> int:
+    store, keys = _postgres(settings)
+    try:
+        version = await store.migrate()
+        await keys.load(dt.datetime.now(dt.UTC).date())
+        return version
+    finally:
+        await store.close()
+
+
+def _postgres(settings: Settings) -> tuple[PostgresStore, StoredKeys]:
+    from punchclock.store.keyfiles import load_secret_key
+    from punchclock.store.keyrows import StoredKeys
+    from punchclock.store.postgres import PostgresStore
+    from punchclock.tokens import SecretBox
+
+    assert settings.postgres_url is not None
+    store = PostgresStore(settings.postgres_url, max_connections=2)
+    secret = settings.secret_key or load_secret_key(settings.data_dir)
+    return store, StoredKeys(store, SecretBox(secret))
 
 
 def log_config() -> dict[str, Any]:
@@ -90,6 +132,8 @@ APP_FACTORY = "punchclock.web.app:app_from_env"
 
 async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
     """List, rotate or retire the session signing keys; running workers follow at once."""
+    if settings.postgres_url:
+        return await _manage_stored_keys(settings, command, kid)
     from punchclock.store.keyfiles import (
         load_signing_keys,
         remove_signing_key,
@@ -106,20 +150,10 @@ async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
     store = SQLiteStore(settings.database_path)
     try:
         if command == "list":
-            counts = await store.sessions_by_key()
-            for name in ring.verifying:
-                role = "signs new sessions" if name == ring.current.kid else "verifies only"
-                print(f"{name}  {role}, {counts.get(name, 0)} sessions")
+            _list_keys(ring, await store.sessions_by_key())
             return 0
         assert kid is not None
-        if kid not in ring.verifying:
-            print(f"punchclock: no key {kid!r}; `punchclock keys list` shows them", file=sys.stderr)
-            return 2
-        if kid == ring.current.kid:
-            print(
-                f"punchclock: {kid} signs new sessions; `punchclock keys rotate` first",
-                file=sys.stderr,
-            )
+        if not _may_retire(ring, kid):
             return 2
         # The sessions go first: once the file is gone no worker verifies with the key,
         # and from this moment none of its sessions is live either.
@@ -129,6 +163,50 @@ async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
         return 0
     finally:
         await store.close()
+
+
+async def _manage_stored_keys(settings: Settings, command: str, kid: str | None) -> int:
+    """The same, for keys kept in PostgreSQL (shared by every host)."""
+    today = dt.datetime.now(dt.UTC).date()
+    store, keys = _postgres(settings)
+    try:
+        if command == "rotate":
+            key, signs_from = await keys.rotate(today)
+            when = dt.datetime.fromtimestamp(signs_from / 1e6, dt.UTC).isoformat(timespec="seconds")
+            print(
+                f"{key.kid}: every host signs new sessions with it from {when} (once all have "
+                "read it); older keys still verify"
+            )
+            return 0
+        ring = await keys.load(today)
+        if command == "list":
+            _list_keys(ring, await store.sessions_by_key())
+            return 0
+        assert kid is not None
+        if not _may_retire(ring, kid):
+            return 2
+        ended = await keys.retire(kid)  # its sessions and the key go in one transaction
+        print(f"{kid}: retired; {ended} sessions it signed have ended")
+        return 0
+    finally:
+        await store.close()
+
+
+def _list_keys(ring: KeyRing, counts: dict[str, int]) -> None:
+    for name in ring.verifying:
+        role = "signs new sessions" if name == ring.current.kid else "verifies only"
+        print(f"{name}  {role}, {counts.get(name, 0)} sessions")
+
+
+def _may_retire(ring: KeyRing, kid: str) -> bool:
+    if kid not in ring.verifying:
+        print(f"punchclock: no key {kid!r}; `punchclock keys list` shows them", file=sys.stderr)
+        return False
+    if kid == ring.current.kid:
+        message = f"punchclock: {kid} signs new sessions; `punchclock keys rotate` first"
+        print(message, file=sys.stderr)
+        return False
+    return True
 
 
 def serve_http(host: str, port: int, workers: int, app: str = APP_FACTORY) -> int:

@@ -25,8 +25,9 @@ class Argon2Params:
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
-    database_path: Path
+    database_path: Path  # the SQLite file, unless postgres_url is set
     public_url: str
+    postgres_url: str | None = None  # postgresql://...: the production store
     smtp_url: str | None = None
     mail_from: str = "punchclock <no-reply@localhost>"
     reset_code_ttl: int = 3600  # seconds
@@ -44,7 +45,7 @@ class Settings:
         """Read and validate PUNCHCLOCK_* variables; raise ConfigError naming the bad one."""
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("PUNCHCLOCK_DATA_DIR") or "./data").expanduser().absolute()
-        database_path = _database_path(env.get("PUNCHCLOCK_DATABASE_URL"), data_dir)
+        database_path, postgres_url = _database(env.get("PUNCHCLOCK_DATABASE_URL"), data_dir)
         public_url = _public_url(env.get("PUNCHCLOCK_PUBLIC_URL") or "http://127.0.0.1:8080")
         smtp_url = env.get("PUNCHCLOCK_SMTP_URL") or None
         if smtp_url is not None:
@@ -56,6 +57,7 @@ class Settings:
         return cls(
             data_dir=data_dir,
             database_path=database_path,
+            postgres_url=postgres_url,
             public_url=public_url,
             smtp_url=smtp_url,
             mail_from=mail_from,
@@ -105,22 +107,31 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _database_path(url: str | None, data_dir: Path) -> Path:
+def _database(url: str | None, data_dir: Path) -> tuple[Path, str | None]:
+    """Return the SQLite file and, for a PostgreSQL URL, the URL."""
+    sqlite_file = data_dir / "punchclock.sqlite3"
     if not url:
-        return data_dir / "punchclock.sqlite3"
+        return sqlite_file, None
     scheme, sep, rest = url.partition("://")
-    if scheme in ("postgresql", "postgres"):
-        raise ConfigError(
-            "PUNCHCLOCK_DATABASE_URL: PostgreSQL is not supported by this version yet; "
-            "use sqlite:///path/to/file.sqlite3 or leave it unset"
-        )
+    if scheme in ("postgresql", "postgres") and sep:
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or (not parts.hostname and "host=" not in parts.query):
+            # the URL may hold a password: never repeat it
+            raise ConfigError(
+                "PUNCHCLOCK_DATABASE_URL must look like postgresql://user:password@host:5432/db"
+            )
+        return sqlite_file, url
     if scheme != "sqlite" or not sep or not rest.startswith("/") or rest == "/":
         raise ConfigError(
-            f"PUNCHCLOCK_DATABASE_URL must look like sqlite:///relative/or/absolute.sqlite3, "
-            f"got {url!r}"
+            "PUNCHCLOCK_DATABASE_URL must look like sqlite:///relative/or/absolute.sqlite3 "
+            "or postgresql://user:password@host:5432/db"
         )
     # sqlite:///data/x.db is relative, sqlite:////var/x.db is absolute (as SQLAlchemy reads it)
-    return Path(rest[1:]).expanduser().absolute()
+    return Path(rest[1:]).expanduser().absolute(), None
 
 
 def _public_url(url: str) -> str:

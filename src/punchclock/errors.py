@@ -85,3 +85,10 @@ class StoreError(PunchclockError):
     """The database cannot be used as it is (for example, it is newer than this code)."""
 
     code = "store_error"
+
+
+class StoreUnavailable(PunchclockError):
+    """The database cannot be reached right now (down, restarting, or too busy)."""
+
+    code = "store_unavailable"
+    message = "Service is temporarily unavailable, please retry shortly"

@@ -28,12 +28,16 @@ class KeyRing:
     verifying: dict[str, Ed25519PublicKey] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, keys: list[SigningKey]) -> KeyRing:
-        """Build a ring whose current key is the newest (kids sort by date, then suffix)."""
+    def of(cls, keys: list[SigningKey], signing: set[str] | None = None) -> KeyRing:
+        """Build a ring whose current key is the newest (kids sort by date, then suffix).
+
+        With `signing`, the newest of those kids signs; the others only verify.
+        """
         if not keys:
             raise ValueError("a key ring needs at least one key")
         ordered = sorted(keys, key=lambda k: _kid_order(k.kid))
-        return cls(current=ordered[-1], verifying={k.kid: k.public_key for k in ordered})
+        may_sign = [k for k in ordered if signing is None or k.kid in signing] or ordered[:1]
+        return cls(current=may_sign[-1], verifying={k.kid: k.public_key for k in ordered})
 
 
 def new_signing_key(today: dt.date, taken: set[str]) -> SigningKey:

@@ -65,6 +65,7 @@ class SecretBox:
         self._token_lookup_key = _derive(master_key, b"api-token-lookup")
         self._reset_code_key = _derive(master_key, b"reset-code-lookup")
         self._aead = AESGCM(_derive(master_key, b"api-token-seal"))
+        self._key_aead = AESGCM(_derive(master_key, b"signing-key-seal"))
 
     def token_lookup(self, token: str) -> bytes:
         """Return the keyed hash an API token is found by."""
@@ -85,6 +86,18 @@ class SecretBox:
             return self._aead.decrypt(sealed[:12], sealed[12:], accounts_id.encode()).decode()
         except InvalidTag:
             raise ValueError("API token cannot be decrypted: wrong server key?") from None
+
+    def seal_signing_key(self, pem: bytes, kid: str) -> bytes:
+        """Encrypt a session signing key for the database, bound to its kid."""
+        nonce = os.urandom(12)
+        return nonce + self._key_aead.encrypt(nonce, pem, kid.encode())
+
+    def open_signing_key(self, sealed: bytes, kid: str) -> bytes:
+        """Decrypt a key sealed by seal_signing_key; ValueError under another server key."""
+        try:
+            return self._key_aead.decrypt(sealed[:12], sealed[12:], kid.encode())
+        except InvalidTag:
+            raise ValueError(f"signing key {kid} cannot be decrypted: wrong server key?") from None
 
 
 def _derive(master_key: bytes, label: bytes) -> bytes:

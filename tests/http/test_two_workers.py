@@ -1,5 +1,6 @@
-"""Two apps on one data directory stand for two worker processes: what one revokes, the
-other refuses on its very next request, whatever it had cached."""
+"""Two apps stand for two worker processes on one SQLite file, and for two hosts sharing one
+PostgreSQL (each with a data directory of its own): what one revokes, the other refuses on
+its very next request, whatever it had cached."""
 
 from __future__ import annotations
 
@@ -13,13 +14,20 @@ from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
-from tests.conftest import User, sign_up
+from tests.conftest import User, log_in, sign_up
 from tests.support import basic, cookie_header, outbox, reset_code_in, token_auth
 
 
 @pytest.fixture
-async def other_app(settings: Settings) -> AsyncIterator[App]:
-    application = create_app(settings)
+def env(backend_env: dict[str, str]) -> dict[str, str]:
+    return backend_env
+
+
+@pytest.fixture
+async def other_app(env: dict[str, str], tmp_path: Path) -> AsyncIterator[App]:
+    if "PUNCHCLOCK_DATABASE_URL" in env:  # another host: nothing shared but the database
+        env = {**env, "PUNCHCLOCK_DATA_DIR": str(tmp_path / "other-host")}
+    application = create_app(Settings.from_env(env))
     async with application.running():
         yield application
 
@@ -40,6 +48,15 @@ async def _warm(other: httpx.AsyncClient, user: User) -> None:
     ):
         for _ in range(2):
             assert (await other.get("/api/v9/me", headers=headers)).status_code == 200
+
+
+async def test_a_session_made_on_one_worker_works_on_the_other(
+    client: httpx.AsyncClient, other: httpx.AsyncClient, user: User
+) -> None:
+    session = await log_in(client, user)
+    me = await other.get("/api/v9/me", headers=cookie_header(session))
+    assert me.status_code == 200
+    assert me.json()["email"] == user.email
 
 
 async def test_a_session_ended_on_one_worker_is_refused_by_the_other(

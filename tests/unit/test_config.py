@@ -34,6 +34,19 @@ def test_sqlite_urls_are_relative_with_three_slashes_and_absolute_with_four(
     assert absolute.database_path == Path("/var/x.sqlite3")
 
 
+def test_a_postgresql_url_chooses_postgresql() -> None:
+    url = "postgresql://punchclock:pw@db.internal:5432/punchclock"
+    settings = Settings.from_env({"PUNCHCLOCK_DATABASE_URL": url})
+    assert settings.postgres_url == url
+    assert Settings.from_env({}).postgres_url is None
+
+
+def test_a_bad_postgresql_url_is_refused_without_repeating_its_password() -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"PUNCHCLOCK_DATABASE_URL": "postgresql://u:s3cret@db:port/x"})
+    assert "s3cret" not in refused.value.message
+
+
 def test_public_url_loses_its_trailing_slash() -> None:
     settings = Settings.from_env({"PUNCHCLOCK_PUBLIC_URL": "https://id.example.com/"})
     assert settings.public_url == "https://id.example.com"
@@ -48,7 +61,8 @@ def test_secret_key_from_the_environment() -> None:
     ("name", "value", "says"),
     [
         ("PUNCHCLOCK_DATABASE_URL", "mysql://x", "PUNCHCLOCK_DATABASE_URL"),
-        ("PUNCHCLOCK_DATABASE_URL", "postgresql://root@localhost/test", "PostgreSQL"),
+        ("PUNCHCLOCK_DATABASE_URL", "postgresql://u:pw@db:port/x", "PUNCHCLOCK_DATABASE_URL"),
+        ("PUNCHCLOCK_DATABASE_URL", "postgresql:///x", "PUNCHCLOCK_DATABASE_URL"),
         ("PUNCHCLOCK_DATABASE_URL", "sqlite://", "PUNCHCLOCK_DATABASE_URL"),
         ("PUNCHCLOCK_PUBLIC_URL", "ftp://x", "PUNCHCLOCK_PUBLIC_URL"),
         ("PUNCHCLOCK_PUBLIC_URL", "http://x/?a=b", "PUNCHCLOCK_PUBLIC_URL"),

@@ -17,12 +17,13 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError
 from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
+from punchclock.store.migrations import load as load_migrations
+from punchclock.store.migrations import too_new
 
 _ACCOUNT_COLUMNS = (
     "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
@@ -421,16 +422,8 @@ def prepare_database(path: Path) -> int:
 
 
 def migrations() -> list[tuple[int, str]]:
-    """Return the schema migrations in order, as (version, SQL)."""
-    folder = resources.files("punchclock.store.migrations").joinpath("sqlite")
-    found = sorted(
-        (int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8"))
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
-    )
-    if [version for version, _ in found] != list(range(1, len(found) + 1)):
-        raise StoreError("SQLite migrations must be numbered 0001, 0002, ... with no gaps")
-    return found
+    """Return the SQLite schema migrations in order, as (version, SQL)."""
+    return load_migrations("sqlite")
 
 
 def migrate(db: sqlite3.Connection) -> int:
@@ -444,10 +437,7 @@ def migrate(db: sqlite3.Connection) -> int:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(known):
-            raise StoreError(
-                f"the database is at schema version {version}, newer than this punchclock "
-                f"knows ({len(known)}): upgrade punchclock"
-            )
+            raise too_new(version, len(known))
         for number, sql in known[version:]:
             for statement in _statements(sql):
                 db.execute(statement)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from punchclock.config import SESSION_LIFETIME, Settings
+from punchclock.keys import KeyRing
 from punchclock.mail import FileMailer, Mailer, SmtpMailer
 from punchclock.passwords import PasswordHasher
 from punchclock.service import Accounts, Clock
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
+from punchclock.store.keyrows import StoredKeys
+from punchclock.store.postgres import PostgresStore
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
@@ -21,18 +26,47 @@ log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of expired sessions
 
 
+class Parts:
+    """The service and what it stands on, with what must run when a worker starts and stops."""
+
+    def __init__(self, accounts: Accounts, store: Store, hasher: PasswordHasher) -> None:
+        self.accounts = accounts
+        self.store = store
+        self.hasher = hasher
+        self.on_start: list[Callable[[], Awaitable[None]]] = []
+        self.tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run until shutdown
+
+
 def build_accounts(
     settings: Settings,
     *,
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
-) -> tuple[Accounts, Store, PasswordHasher]:
+) -> Parts:
     """Make the service and what it stands on; keys are created on first use."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keys = KeyDirectory(settings.data_dir, dt.datetime.now(dt.UTC).date())
-    secret = settings.secret_key or load_secret_key(settings.data_dir)
-    store = store or SQLiteStore(settings.database_path)
+    today = dt.datetime.now(dt.UTC).date()
+    secrets = SecretBox(settings.secret_key or load_secret_key(settings.data_dir))
+    on_start: list[Callable[[], Awaitable[None]]] = []
+    tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+    ring: Callable[[], KeyRing]
+    if settings.postgres_url:
+        if not isinstance(store, PostgresStore):
+            store = PostgresStore(settings.postgres_url)
+        postgres = store
+        stored_keys = StoredKeys(postgres, secrets)
+        ring = stored_keys.ring
+
+        async def open_postgres() -> None:
+            await postgres.migrate()  # safe when every worker does it (advisory lock)
+            await stored_keys.load(today)
+
+        on_start.append(open_postgres)
+        tasks.append(lambda: stored_keys.keep_fresh(today))
+    else:
+        ring = KeyDirectory(settings.data_dir, today).ring
+        store = store or SQLiteStore(settings.database_path)
     if mailer is None:
         mailer = (
             SmtpMailer(settings.smtp_url, settings.mail_from)
@@ -51,15 +85,18 @@ def build_accounts(
         store=store,
         mailer=mailer,
         hasher=hasher,
-        sessions=SessionTokens(keys.ring, settings.public_url, SESSION_LIFETIME),
-        secrets=SecretBox(secret),
+        sessions=SessionTokens(ring, settings.public_url, SESSION_LIFETIME),
+        secrets=secrets,
         public_url=settings.public_url,
         reset_code_ttl=settings.reset_code_ttl,
         session_idle_timeout=settings.session_idle_timeout,
         password_min_length=settings.password_min_length,
         clock=clock,
     )
-    return accounts, store, hasher
+    parts = Parts(accounts, store, hasher)
+    parts.on_start += on_start
+    parts.tasks += [*tasks, lambda: purge_sessions(accounts)]
+    return parts
 
 
 def create_app(
@@ -70,22 +107,24 @@ def create_app(
     clock: Clock | None = None,
 ) -> App:
     """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
-    accounts, store, hasher = build_accounts(settings, store=store, mailer=mailer, clock=clock)
-    opened_store = store
-    purging: list[asyncio.Task[None]] = []
+    parts = build_accounts(settings, store=store, mailer=mailer, clock=clock)
+    running: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
-        purging.append(asyncio.get_running_loop().create_task(purge_sessions(accounts)))
+        for step in parts.on_start:
+            await step()
+        loop = asyncio.get_running_loop()
+        running.extend(loop.create_task(task()) for task in parts.tasks)
 
     async def shutdown() -> None:
-        for task in purging:
+        for task in running:
             task.cancel()
-        await accounts.drain()
-        await opened_store.close()
-        await hasher.close()
+        await parts.accounts.drain()
+        await parts.store.close()
+        await parts.hasher.close()
 
-    api = Api(accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
-    return App(api.routes(), accounts=accounts, on_startup=startup, on_shutdown=shutdown)
+    api = Api(parts.accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
+    return App(api.routes(), accounts=parts.accounts, on_startup=startup, on_shutdown=shutdown)
 
 
 async def purge_sessions(accounts: Accounts, every: float = PURGE_INTERVAL) -> None:

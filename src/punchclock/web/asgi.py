@@ -117,8 +117,13 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self._on_startup is not None:
-                    await self._on_startup()
+                try:
+                    if self._on_startup is not None:
+                        await self._on_startup()
+                except Exception as e:  # the server exits, saying why, instead of serving
+                    reason = getattr(e, "message", None) or repr(e)
+                    await send({"type": "lifespan.startup.failed", "message": reason})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()

@@ -21,6 +21,7 @@ from punchclock.errors import (
     PunchclockError,
     ResetCodeInvalid,
     SessionNotFound,
+    StoreUnavailable,
 )
 
 JSON = "application/json; charset=utf-8"
@@ -35,6 +36,7 @@ STATUS: dict[type[PunchclockError], int] = {
     CurrentPasswordInvalid: 400,
     ResetCodeInvalid: 400,
     Overloaded: 503,
+    StoreUnavailable: 503,
     SessionNotFound: 404,
     CrossSiteRequest: 403,
 }

@@ -1,0 +1,473 @@
+"""PostgresStore: the production store, on asyncpg, for many workers on many hosts.
+
+Every punchclock process is stateless next to it: sessions, tokens, passwords, reset codes
+and the signing keys are rows here, read on every request, so a change made through any
+worker on any host holds for all of them on the very next request.
+
+asyncpg prepares each statement once per connection and keeps it, so the hot path is one
+round trip of a prepared query. Connections are made on demand and replaced when they
+break: when PostgreSQL goes away, requests fail fast with StoreUnavailable (503) instead
+of hanging, and the first requests after it comes back reconnect by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+
+from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
+from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
+from punchclock.store.migrations import load as load_migrations
+from punchclock.store.migrations import too_new
+
+T = TypeVar("T")
+# a pooled connection (what the pool lends) or a plain one
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection before the request answers 503
+COMMAND_TIMEOUT = 5.0  # seconds a statement may run before the request answers 503
+
+_ACCOUNT_COLUMNS = (
+    "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
+    "a.timezone, a.beginning_of_week, a.country_id, a.default_workspace_id, "
+    "a.created_at, a.updated_at, a.authorization_updated_at"
+)
+_SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
+_BY_ID = f"{_SELECT_ACCOUNT} WHERE a.id = $1"
+_BY_EMAIL = f"{_SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
+_BY_TOKEN = f"{_SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND a.closed_at IS NULL"
+_BY_SESSION = (
+    f"{_SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
+    "WHERE s.jti = $1 AND s.expires_at > $2 AND s.last_used_at >= $3 AND a.accounts_id = $4 "
+    "AND a.closed_at IS NULL"
+)
+_BY_RESET_CODE = (
+    f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
+    "WHERE r.code_lookup = $1 AND r.expires_at > $2 AND a.closed_at IS NULL"
+)
+_SESSION_COLUMNS = (
+    "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
+)
+
+# What a lost, refused or timed-out connection raises; the request answers 503 and the
+# pool replaces the connection.
+_UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def _account(row: asyncpg.Record | None) -> Account | None:
+    return None if row is None else Account(*row)
+
+
+class PostgresStore:
+    """The Store on a PostgreSQL database; one connection pool per process."""
+
+    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+        self._url = url
+        self._max = max_connections
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _connected(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    # min_size 0: starting needs no connection, so a worker that starts
+                    # during an outage answers 503 until the database is back.
+                    self._pool = await asyncpg.create_pool(
+                        self._url,
+                        min_size=0,
+                        max_size=self._max,
+                        timeout=CONNECT_TIMEOUT,
+                        command_timeout=COMMAND_TIMEOUT,
+                    )
+        return self._pool
+
+    async def _fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+        try:
+            return await (await self._connected()).fetchrow(sql, *args)
+        except _UNAVAILABLE as e:
+            raise StoreUnavailable() from e
+
+    async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        try:
+            return await (await self._connected()).fetch(sql, *args)
+        except _UNAVAILABLE as e:
+            raise StoreUnavailable() from e
+
+    async def _transact(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run fn(connection) as one transaction."""
+        try:
+            async with (await self._connected()).acquire() as db, db.transaction():
+                return await fn(db)
+        except asyncpg.UniqueViolationError as e:
+            if e.constraint_name == "accounts_email_key":
+                raise EmailTaken() from None
+            raise
+        except _UNAVAILABLE as e:
+            raise StoreUnavailable() from e
+
+    async def create_account(self, new: NewAccount) -> Account:
+        async def tx(db: Connection) -> Account:
+            account_id = await db.fetchval(
+                "INSERT INTO accounts (accounts_id, email, email_key, fullname, "
+                "password_hash, api_token_lookup, api_token_sealed, timezone, "
+                "created_at, updated_at, authorization_updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9) RETURNING id",
+                new.accounts_id,
+                new.email,
+                new.email.lower(),
+                new.fullname,
+                new.password_hash,
+                new.api_token_lookup,
+                new.api_token_sealed,
+                new.timezone,
+                new.now,
+            )
+            await db.execute(
+                "WITH w AS (INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
+                "VALUES ($1, $2, $3, $3) RETURNING id) "
+                "UPDATE accounts SET default_workspace_id = (SELECT id FROM w) WHERE id = $1",
+                account_id,
+                new.workspace_name,
+                new.now,
+            )
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def account_by_email(self, email: str) -> Account | None:
+        return _account(await self._fetchrow(_BY_EMAIL, email.lower()))
+
+    async def account_by_token(self, token_lookup: bytes) -> Account | None:
+        return _account(await self._fetchrow(_BY_TOKEN, token_lookup))
+
+    async def account_by_session(
+        self, jti: str, accounts_id: str, now: int, idle_since: int = 0
+    ) -> Account | None:
+        return _account(await self._fetchrow(_BY_SESSION, jti, now, idle_since, accounts_id))
+
+    async def touch_session(self, jti: str, now: int) -> None:
+        await self._fetchrow(
+            "UPDATE sessions SET last_used_at = $2 WHERE jti = $1 AND last_used_at < $2", jti, now
+        )
+
+    async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
+        rows = await self._fetch(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
+            "WHERE account_id = $1 AND expires_at > $2 AND last_used_at >= $3 "
+            "ORDER BY created_at DESC",
+            account_id,
+            now,
+            idle_since,
+        )
+        return [_session(row) for row in rows]
+
+    async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
+        row = await self._fetchrow(
+            "DELETE FROM sessions WHERE id = $1 AND account_id = $2 RETURNING 1",
+            session_id,
+            account_id,
+        )
+        return row is not None
+
+    async def delete_sessions(self, account_id: int, keep_jti: str | None) -> None:
+        await self._fetchrow(
+            "DELETE FROM sessions WHERE account_id = $1 AND jti IS DISTINCT FROM $2",
+            account_id,
+            keep_jti,
+        )
+
+    async def delete_dead_sessions(self, now: int, idle_since: int = 0) -> int:
+        row = await self._fetchrow(
+            "WITH gone AS (DELETE FROM sessions WHERE expires_at <= $1 OR last_used_at < $2 "
+            "RETURNING 1) SELECT count(*) FROM gone",
+            now,
+            idle_since,
+        )
+        return int(row[0]) if row else 0
+
+    async def delete_sessions_signed_by(self, kid: str) -> int:
+        row = await self._fetchrow(
+            "WITH gone AS (DELETE FROM sessions WHERE kid = $1 RETURNING 1) "
+            "SELECT count(*) FROM gone",
+            kid,
+        )
+        return int(row[0]) if row else 0
+
+    async def sessions_by_key(self) -> dict[str, int]:
+        rows = await self._fetch(
+            "SELECT kid, count(*) FROM sessions WHERE kid IS NOT NULL GROUP BY kid"
+        )
+        return {kid: count for kid, count in rows}
+
+    async def workspaces_of(self, account_id: int) -> list[Workspace]:
+        rows = await self._fetch(
+            "SELECT id, owner_id, name, created_at, updated_at FROM workspaces "
+            "WHERE owner_id = $1 ORDER BY id",
+            account_id,
+        )
+        return [Workspace(*row) for row in rows]
+
+    async def add_session(self, session: Session) -> None:
+        await self._fetchrow(
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) "  # noqa: S608 - constant
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            session.jti,
+            session.id,
+            session.account_id,
+            session.kid,
+            session.created_at,
+            session.last_used_at,
+            session.expires_at,
+            session.remember_me,
+            session.user_agent,
+            session.ip,
+        )
+
+    async def delete_session(self, account_id: int, jti: str) -> None:
+        await self._fetchrow(
+            "DELETE FROM sessions WHERE jti = $1 AND account_id = $2", jti, account_id
+        )
+
+    async def update_profile(
+        self,
+        account_id: int,
+        changes: ProfileChanges,
+        now: int,
+        password_hash: str | None = None,
+        keep_jti: str | None = None,
+    ) -> Account:
+        values: dict[str, object] = {}
+        if changes.fullname is not None:
+            values["fullname"] = changes.fullname
+        if changes.email is not None:
+            values["email"] = changes.email
+            values["email_key"] = changes.email.lower()
+        if changes.timezone is not None:
+            values["timezone"] = changes.timezone
+        if changes.beginning_of_week is not None:
+            values["beginning_of_week"] = changes.beginning_of_week
+        if changes.country_id is not None or changes.clear_country:
+            values["country_id"] = changes.country_id
+        if changes.default_workspace_id is not None:
+            values["default_workspace_id"] = changes.default_workspace_id
+        values["updated_at"] = now
+        # column names come from the fixed set above, never from the request
+        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(values, start=2))
+
+        async def tx(db: Connection) -> Account:
+            if changes.default_workspace_id is not None and not await db.fetchval(
+                "SELECT 1 FROM workspaces WHERE id = $1 AND owner_id = $2",
+                changes.default_workspace_id,
+                account_id,
+            ):
+                raise InvalidInput("Invalid default_workspace_id")
+            await db.execute(
+                f"UPDATE accounts SET {sets} WHERE id = $1",  # noqa: S608
+                account_id,
+                *values.values(),
+            )
+            if password_hash is not None:
+                await _set_password(db, account_id, password_hash, now)
+                await db.execute(
+                    "DELETE FROM sessions WHERE account_id = $1 AND jti IS DISTINCT FROM $2",
+                    account_id,
+                    keep_jti,
+                )
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:
+        await self._fetchrow(
+            "UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+            new,
+            account_id,
+            old,
+        )
+
+    async def set_api_token(
+        self, account_id: int, token_lookup: bytes, token_sealed: bytes, now: int
+    ) -> None:
+        await self._fetchrow(
+            "UPDATE accounts SET api_token_lookup = $1, api_token_sealed = $2, "
+            "updated_at = $3, authorization_updated_at = $3 WHERE id = $4",
+            token_lookup,
+            token_sealed,
+            now,
+            account_id,
+        )
+
+    async def close_account(self, account_id: int, now: int) -> None:
+        async def tx(db: Connection) -> None:
+            await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
+            await db.execute(
+                "UPDATE accounts SET default_workspace_id = NULL WHERE id = $1", account_id
+            )
+            await db.execute("DELETE FROM workspaces WHERE owner_id = $1", account_id)
+            # The row stays as an anonymous tombstone: ids are never reused.
+            await db.execute(
+                "UPDATE accounts SET email = NULL, email_key = NULL, fullname = '', "
+                "password_hash = NULL, api_token_lookup = NULL, api_token_sealed = NULL, "
+                "timezone = 'UTC', country_id = NULL, updated_at = $2, "
+                "authorization_updated_at = $2, closed_at = $2 WHERE id = $1",
+                account_id,
+                now,
+            )
+
+        await self._transact(tx)
+
+    async def replace_reset_code(
+        self, account_id: int, code_lookup: bytes, expires_at: int, now: int
+    ) -> None:
+        await self._fetchrow(
+            "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET "
+            "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
+            "created_at = excluded.created_at",
+            code_lookup,
+            account_id,
+            expires_at,
+            now,
+        )
+
+    async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
+        return _account(await self._fetchrow(_BY_RESET_CODE, code_lookup, now))
+
+    async def use_reset_code(
+        self, code_lookup: bytes, password_hash: str, now: int
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            # Of two confirmations of one code, the second waits for the first's row lock,
+            # then finds the row gone: a code is used exactly once.
+            account_id = await db.fetchval(
+                "DELETE FROM reset_codes WHERE code_lookup = $1 AND expires_at > $2 "
+                "RETURNING account_id",
+                code_lookup,
+                now,
+            )
+            if account_id is None:
+                return None
+            await _set_password(db, account_id, password_hash, now)
+            await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    # -- signing keys: shared by every host (sealed under the server key by the caller) --
+
+    async def signing_keys(self) -> list[tuple[str, bytes, int]]:
+        """Return every stored signing key as (kid, sealed key, signs_from), oldest first."""
+        rows = await self._fetch(
+            "SELECT kid, sealed_key, signs_from FROM signing_keys ORDER BY kid"
+        )
+        return [(kid, sealed, signs_from) for kid, sealed, signs_from in rows]
+
+    async def add_signing_key(self, kid: str, sealed: bytes, now: int, signs_from: int) -> bool:
+        """Store a key unless one with that kid exists; True if this one was stored."""
+        row = await self._fetchrow(
+            "INSERT INTO signing_keys (kid, sealed_key, created_at, signs_from) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING RETURNING 1",
+            kid,
+            sealed,
+            now,
+            signs_from,
+        )
+        return row is not None
+
+    async def delete_signing_key(self, kid: str) -> int:
+        """End every session the key signed, then forget the key; return the sessions ended."""
+
+        async def tx(db: Connection) -> int:
+            ended = await db.fetchval(
+                "WITH gone AS (DELETE FROM sessions WHERE kid = $1 RETURNING 1) "
+                "SELECT count(*) FROM gone",
+                kid,
+            )
+            await db.execute("DELETE FROM signing_keys WHERE kid = $1", kid)
+            return int(ended)
+
+        return await self._transact(tx)
+
+    async def migrate(self) -> int:
+        """Bring the schema up to date; return the version it is now at."""
+        try:
+            async with (await self._connected()).acquire() as db:
+                return await migrate(db)
+        except _UNAVAILABLE as e:
+            raise StoreUnavailable() from e
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+
+async def migrate(db: Connection) -> int:
+    """Apply the missing migrations in one transaction; return the schema version.
+
+    An advisory lock (per schema) makes processes starting together take turns: the
+    first applies each migration, the others then find nothing to do.
+    """
+    known = load_migrations("postgres")
+    async with db.transaction():
+        await db.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('punchclock:' || current_schema()))"
+        )
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS punchclock_schema "
+            "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        version = await db.fetchval("SELECT coalesce(max(version), 0) FROM punchclock_schema")
+        if version > len(known):
+            raise too_new(version, len(known))
+        for number, sql in known[version:]:
+            await db.execute(sql)
+            await db.execute("INSERT INTO punchclock_schema (version) VALUES ($1)", number)
+    return len(known)
+
+
+def _session(row: asyncpg.Record) -> Session:
+    jti, id_, account_id, kid, created, used, expires, remember_me, user_agent, ip = row
+    return Session(
+        jti=jti,
+        id=id_,
+        account_id=account_id,
+        kid=kid or "",
+        created_at=created,
+        last_used_at=used,
+        expires_at=expires,
+        remember_me=remember_me,
+        user_agent=user_agent,
+        ip=ip,
+    )
+
+
+async def _account_by_id(db: Connection, account_id: int) -> Account:
+    row = await db.fetchrow(_BY_ID, account_id)
+    assert row is not None
+    return Account(*row)
+
+
+async def _set_password(db: Connection, account_id: int, password_hash: str, now: int) -> None:
+    await db.execute(
+        "UPDATE accounts SET password_hash = $1, updated_at = $2, authorization_updated_at = $2 "
+        "WHERE id = $3",
+        password_hash,
+        now,
+        account_id,
+    )
+    # A code asked for before the change must not undo it.
+    await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
