@@ -25,13 +25,13 @@ def server_url() -> str | None:
     return os.environ.get(VARIABLE) or None
 
 
-def _run(work: Coroutine[Any, Any, T]) -> T:
+def run(work: Coroutine[Any, Any, T]) -> T:
     # a thread of its own: the caller may be inside a running event loop
     with ThreadPoolExecutor(max_workers=1) as thread:
         return thread.submit(asyncio.run, work).result()
 
 
-async def _execute(url: str, sql: str) -> None:
+async def execute(url: str, sql: str) -> None:
     db = await asyncpg.connect(url, timeout=5)
     try:
         await db.execute(sql)
@@ -54,10 +54,10 @@ def fresh_schema() -> Iterator[str]:
         pytest.skip(SKIP_REASON)
     schema = f"punchclock_test_{secrets.token_hex(6)}"
     try:
-        _run(_execute(url, f"CREATE SCHEMA {schema}"))
+        run(execute(url, f"CREATE SCHEMA {schema}"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as e:
         pytest.fail(f"{VARIABLE} is set but PostgreSQL cannot be used: {e!r}")
     try:
         yield with_schema(url, schema)
     finally:
-        _run(_execute(url, f"DROP SCHEMA {schema} CASCADE"))
+        run(execute(url, f"DROP SCHEMA {schema} CASCADE"))

@@ -22,6 +22,7 @@ from punchclock.errors import (
     InvalidInput,
     ResetCodeInvalid,
     SessionNotFound,
+    StoreUnavailable,
 )
 from punchclock.keys import KeyRing
 from punchclock.mail import Mailer
@@ -455,6 +456,8 @@ async def _logged(work: Coroutine[Any, Any, object]) -> None:
     """Run work nobody awaits; an error is logged, never lost silently."""
     try:
         await work
+    except StoreUnavailable:  # an outage, not a bug: one line, no traceback
+        log.warning("background work skipped: the database is unavailable")
     except Exception:
         log.exception("background work failed")
 

@@ -80,21 +80,23 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(root: Path, *args: str) -> Iterator[Server]:
+def running_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """Run `python -m punchclock serve [args]` on a free port until the block ends.
 
-    After the server stops, its log must hold no traceback: an error the server swallowed
-    (a reset mail that failed, a 500) fails the test that used it.
+    `env` adds PUNCHCLOCK_* settings. After the server stops, its log must hold no
+    traceback: an error the server swallowed (a reset mail that failed, a 500) fails the
+    test that used it.
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     data_dir = root / "data"
     log = root / "server.log"
+    root.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "punchclock", "serve", "--port", str(port), *args],
             cwd=root,
-            env=server_env(data_dir, base_url),
+            env={**server_env(data_dir, base_url), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

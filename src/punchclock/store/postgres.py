@@ -27,8 +27,13 @@ T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-CONNECT_TIMEOUT = 3.0  # seconds to open a connection before the request answers 503
-COMMAND_TIMEOUT = 5.0  # seconds a statement may run before the request answers 503
+CONNECT_TIMEOUT = 3.0  # seconds to open a connection
+COMMAND_TIMEOUT = 5.0  # seconds a statement may run
+# Seconds an operation may take in all (connect, query, return the connection) before the
+# request answers 503. asyncpg's own timeouts leave gaps: after a statement times out on
+# a dead network, cancelling it and returning the connection can take as long again.
+DEADLINE = 5.0
+MIGRATION_TIMEOUT = 3600.0  # seconds a migration step may run
 
 _ACCOUNT_COLUMNS = (
     "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
@@ -66,6 +71,14 @@ _UNAVAILABLE = (
 )
 
 
+_IN_DOUBT = (
+    asyncio.CancelledError,
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+)
+
+
 def _account(row: asyncpg.Record | None) -> Account | None:
     return None if row is None else Account(*row)
 
@@ -94,29 +107,46 @@ class PostgresStore:
                     )
         return self._pool
 
-    async def _fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+    async def _run(
+        self, work: Callable[[Connection], Awaitable[T]], deadline: float | None = DEADLINE
+    ) -> T:
+        """Run work(connection) within the deadline (seconds), or raise StoreUnavailable."""
+        pool = self._pool or await self._connected()
         try:
-            return await (await self._connected()).fetchrow(sql, *args)
+            async with asyncio.timeout(deadline):
+                db = await pool.acquire()
+                try:
+                    return await work(db)
+                except _IN_DOUBT:
+                    # Cut off mid-statement (timeout, lost network): waiting for asyncpg
+                    # to cancel the statement politely can take as long again, so the
+                    # connection is dropped at once and the pool makes a new one.
+                    db.terminate()
+                    raise
+                finally:
+                    await pool.release(db)
         except _UNAVAILABLE as e:
             raise StoreUnavailable() from e
 
+    async def _fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+        return await self._run(lambda db: db.fetchrow(sql, *args))
+
     async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
-        try:
-            return await (await self._connected()).fetch(sql, *args)
-        except _UNAVAILABLE as e:
-            raise StoreUnavailable() from e
+        return await self._run(lambda db: db.fetch(sql, *args))
 
     async def _transact(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
         """Run fn(connection) as one transaction."""
-        try:
-            async with (await self._connected()).acquire() as db, db.transaction():
+
+        async def transaction(db: Connection) -> T:
+            async with db.transaction():
                 return await fn(db)
+
+        try:
+            return await self._run(transaction)
         except asyncpg.UniqueViolationError as e:
             if e.constraint_name == "accounts_email_key":
                 raise EmailTaken() from None
             raise
-        except _UNAVAILABLE as e:
-            raise StoreUnavailable() from e
 
     async def create_account(self, new: NewAccount) -> Account:
         async def tx(db: Connection) -> Account:
@@ -404,11 +434,7 @@ class PostgresStore:
 
     async def migrate(self) -> int:
         """Bring the schema up to date; return the version it is now at."""
-        try:
-            async with (await self._connected()).acquire() as db:
-                return await migrate(db)
-        except _UNAVAILABLE as e:
-            raise StoreUnavailable() from e
+        return await self._run(migrate, deadline=None)  # a big table's index takes its time
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -434,7 +460,7 @@ async def migrate(db: Connection) -> int:
         if version > len(known):
             raise too_new(version, len(known))
         for number, sql in known[version:]:
-            await db.execute(sql)
+            await db.execute(sql, timeout=MIGRATION_TIMEOUT)
             await db.execute("INSERT INTO punchclock_schema (version) VALUES ($1)", number)
     return len(known)
 
