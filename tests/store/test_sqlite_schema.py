@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from punchclock.errors import StoreError
-from punchclock.store.sqlite import migrations, prepare_database
+from punchclock.errors import StoreError, StoreUnavailable
+from punchclock.store.sqlite import SQLiteStore, migrations, prepare_database
+from tests.store.test_store_contract import new_account
 
 
 def test_a_new_database_is_brought_to_the_latest_version(tmp_path: Path) -> None:
@@ -30,3 +31,18 @@ def test_a_database_newer_than_the_code_refuses_to_start(tmp_path: Path) -> None
     db.close()
     with pytest.raises(StoreError, match="newer than this punchclock"):
         prepare_database(path)
+
+
+async def test_a_write_lock_held_too_long_is_store_unavailable_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    store = SQLiteStore(path, busy_timeout_ms=50)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writing, for longer than 50 ms
+        with pytest.raises(StoreUnavailable):
+            await store.create_account(new_account())
+        other.execute("ROLLBACK")
+        assert (await store.create_account(new_account())).email == "ann@example.com"
+    finally:
+        other.close()
+        await store.close()

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from punchclock.errors import EmailTaken, InvalidInput, StoreError
+from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
@@ -68,9 +68,14 @@ class SQLiteStore:
 
     async def _transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(connection) as one write transaction on the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writes, _transaction, self._writer, fn
-        )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writes, _transaction, self._writer, fn
+            )
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):  # another process held the write lock past busy_timeout
+                raise StoreUnavailable() from e
+            raise
 
     async def create_account(self, new: NewAccount) -> Account:
         def tx(db: sqlite3.Connection) -> Account:
