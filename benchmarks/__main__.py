@@ -77,6 +77,12 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, Path]:
         default=",".join(GROUPS),
         help=f"comma-separated groups among {', '.join(GROUPS)} (all)",
     )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("PUNCHCLOCK_TEST_POSTGRES_URL"),
+        help="PostgreSQL server for the postgres scenario, which runs in a schema of its "
+        "own and drops it (default: $PUNCHCLOCK_TEST_POSTGRES_URL; none: skipped)",
+    )
     args = parser.parse_args(argv)
     groups = frozenset(g.strip() for g in args.scenarios.split(",") if g.strip())
     if not groups <= set(GROUPS):
@@ -96,6 +102,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, Path]:
         large_accounts=args.accounts or (10_000 if quick else 1_000_000),
         verify_samples=5 if quick else 21,
         groups=groups,
+        postgres_url=args.postgres_url or None,
     )
     if min(options.connections, options.probe_connections, options.flood_connections) < 1:
         parser.error("connections must be at least 1")

@@ -19,6 +19,7 @@ ORDER = (  # rows of the table, in the order the scenarios are told
     "me_token_small_db",
     "me_token_large_db",
     "logins_large_db",
+    "me_token_postgres",
     "raw_probe_idle",
     "raw_probe_under_hashing",
     "baseline_end",
@@ -63,6 +64,7 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
         ("me_cookie", "/me by session cookie", 0.35),
         ("me_password", "/me by email:password, repeat caller", 0.30),
         ("me_wrong_token", "403 on a wrong token", 0.50),
+        ("me_token_postgres", "/me by API token on PostgreSQL", 0.20),
     ):
         if key in scenarios and base:
             ratio = scenarios[key]["rps"] / base

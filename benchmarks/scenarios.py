@@ -19,7 +19,8 @@ from typing import Any
 from benchmarks import BenchError, hashing, seeding, servers, wrk
 from benchmarks.servers import Server
 
-GROUPS = ("me", "logins", "scale")  # what --scenarios may choose; the baseline always runs
+# what --scenarios may choose; the baseline always runs; postgres needs a --postgres-url
+GROUPS = ("me", "logins", "scale", "postgres")
 COOKIE = "__Secure-accounts-session"
 
 
@@ -38,6 +39,7 @@ class Options:
     large_accounts: int
     verify_samples: int
     groups: frozenset[str]
+    postgres_url: str | None = None  # a server the postgres scenario may make a schema on
 
 
 def basic(username: str, password: str) -> dict[str, str]:
@@ -118,6 +120,9 @@ class Bench:
             self.check_hashing(logins)
             self.rss["large_db"] = self.rss_of(large, seeded.count)
             self.stop(large)
+
+        if "postgres" in o.groups:
+            self.postgres_scenario()
 
         if "logins" in o.groups:
             self.machine_floor()
@@ -251,6 +256,38 @@ class Bench:
             credential="api token",
             flood=flooded.as_json(),
         )
+
+    def postgres_scenario(self) -> None:
+        """/me by token on PostgreSQL, in a schema of its own that is dropped afterwards."""
+        url = self.options.postgres_url
+        if not url:
+            self.warnings.append("postgres scenario skipped: no --postgres-url")
+            self.say("skipping PostgreSQL: no --postgres-url (or PUNCHCLOCK_TEST_POSTGRES_URL)")
+            return
+        with servers.postgres_schema(url) as schema_url:
+            data_dir = self.workdir / "data-postgres"
+            servers.migrate(data_dir, database_url=schema_url)
+            self.say("starting punchclock on PostgreSQL")
+            server = self.started(
+                servers.start_punchclock(
+                    "punchclock-postgres",
+                    data_dir,
+                    self.log(),
+                    self.options.workers,
+                    database_url=schema_url,
+                )
+            )
+            try:
+                token = sign_up(server, seeding.email_of(1))
+                self.measure(
+                    server,
+                    "me_token_postgres",
+                    "/me by API token, PostgreSQL",
+                    me(basic(token, "api_token")),
+                    credential="api token",
+                )
+            finally:
+                self.stop(server)
 
     def machine_floor(self) -> None:
         """Probe the raw baseline idle and while argon2 loops busy every core, as a control.
@@ -445,6 +482,22 @@ class Bench:
     @staticmethod
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+
+def sign_up(server: Server, email: str) -> str:
+    """Make an account by POST /api/signup and return its API token."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        body = json.dumps({"email": email, "password": seeding.PASSWORD, "timezone": "UTC"})
+        connection.request("POST", "/api/signup", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise BenchError(f"sign-up as {email} gave {response.status}: {answer[:200]!r}")
+        token: str = json.loads(answer)["api_token"]
+        return token
+    finally:
+        connection.close()
 
 
 def log_in(server: Server, email: str) -> str:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
 
 from benchmarks import BenchError
 
@@ -91,11 +96,18 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
     return {**env, **extra}
 
 
-def migrate(data_dir: Path) -> None:
+def database_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    env = {"PUNCHCLOCK_DATA_DIR": str(data_dir)}
+    if database_url:
+        env["PUNCHCLOCK_DATABASE_URL"] = database_url
+    return env
+
+
+def migrate(data_dir: Path, database_url: str | None = None) -> None:
     """Run `punchclock migrate`: the data dir, keys and schema, as `serve` makes them."""
     done = subprocess.run(
         [sys.executable, "-m", "punchclock", "migrate"],
-        env=clean_env({"PUNCHCLOCK_DATA_DIR": str(data_dir)}),
+        env=clean_env(database_env(data_dir, database_url)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -105,7 +117,9 @@ def migrate(data_dir: Path) -> None:
         raise BenchError(f"punchclock migrate failed:\n{done.stdout}{done.stderr}")
 
 
-def start_punchclock(name: str, data_dir: Path, log: Path, workers: int) -> Server:
+def start_punchclock(
+    name: str, data_dir: Path, log: Path, workers: int, database_url: str | None = None
+) -> Server:
     """Start `punchclock serve` on a free port, with the data dir already migrated."""
 
     def command(port: int) -> list[str]:
@@ -123,7 +137,7 @@ def start_punchclock(name: str, data_dir: Path, log: Path, workers: int) -> Serv
     def env(port: int) -> dict[str, str]:
         return clean_env(
             {
-                "PUNCHCLOCK_DATA_DIR": str(data_dir),
+                **database_env(data_dir, database_url),
                 "PUNCHCLOCK_PUBLIC_URL": f"http://127.0.0.1:{port}",
             }
         )
@@ -182,6 +196,28 @@ def _start(
             raise
         return server
     raise BenchError(f"no free port for the {name} server in {PORTS.start}-{PORTS.stop - 1}")
+
+
+@contextlib.contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """Yield `url` on a new schema of its own (its search_path); drop the schema afterwards."""
+    schema = f"punchclock_bench_{secrets.token_hex(6)}"
+
+    async def execute(sql: str) -> None:
+        db = await asyncpg.connect(url, timeout=10)
+        try:
+            await db.execute(sql)
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(execute(f"CREATE SCHEMA {schema}"))
+    except (OSError, asyncpg.PostgresError) as e:
+        raise BenchError(f"cannot use PostgreSQL at the given URL: {e!r}") from None
+    try:
+        yield f"{url}{'&' if urlsplit(url).query else '?'}search_path={schema}"
+    finally:
+        asyncio.run(execute(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def free_port() -> int:

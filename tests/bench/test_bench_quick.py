@@ -8,6 +8,7 @@ every scenario ran and produced them.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,9 +28,11 @@ pytestmark = [
     ),
 ]
 
-# Every scenario the report knows, but the second baseline, which a quick run skips.
-SCENARIOS = set(ORDER) - {"baseline_end"}
-TARGETS = {
+# Every scenario the report knows, but the second baseline, which a quick run skips, and
+# PostgreSQL's where there is none (the harness takes PUNCHCLOCK_TEST_POSTGRES_URL).
+ON_POSTGRES = {"me_token_postgres"} if os.environ.get("PUNCHCLOCK_TEST_POSTGRES_URL") else set()
+SCENARIOS = set(ORDER) - {"baseline_end", "me_token_postgres"} | ON_POSTGRES
+TARGETS = ON_POSTGRES | {
     "me_token",
     "me_cookie",
     "me_password",
