@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,16 @@ async def test_a_write_lock_held_too_long_is_store_unavailable_not_a_crash(tmp_p
     finally:
         other.close()
         await store.close()
+
+
+def test_processes_starting_together_apply_each_migration_once(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    with ThreadPoolExecutor(max_workers=8) as starting:  # each with a connection of its own
+        versions = list(starting.map(lambda _: prepare_database(path), range(8)))
+    assert versions == [len(migrations())] * 8
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(migrations())
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
