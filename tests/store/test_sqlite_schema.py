@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from punchclock.errors import StoreError
-from punchclock.store.sqlite import migrations, prepare_database
+from punchclock.store.sqlite import SQLiteStore, migrations, prepare_database
+from tests.store.test_store_contract import T0, outgoing
 
 
 def test_a_new_database_is_brought_to_the_latest_version(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_a_new_database_is_brought_to_the_latest_version(tmp_path: Path) -> None
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"accounts", "workspaces", "sessions", "reset_codes"} <= tables
+        assert {"accounts", "workspaces", "sessions", "reset_codes", "outbox"} <= tables
     finally:
         db.close()
 
@@ -30,3 +31,18 @@ def test_a_database_newer_than_the_code_refuses_to_start(tmp_path: Path) -> None
     db.close()
     with pytest.raises(StoreError, match="newer than this punchclock"):
         prepare_database(path)
+
+
+async def test_a_sent_message_keeps_no_body_in_the_file(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue_mail(outgoing(1))
+        await store.claim_mail("a" * 32, T0, T0 + 1_000_000, 10)
+        await store.mark_mail_sent(outgoing(1).id, "a" * 32, T0)
+    finally:
+        await store.close()
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    try:
+        assert db.execute("SELECT sealed, state FROM outbox").fetchall() == [(None, "sent")]
+    finally:
+        db.close()
