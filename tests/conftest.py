@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
+from tests.smtp_server import SmtpServer
 from tests.support import PASSWORD, session_from
 
 # Cheap argon2 parameters keep the suite fast; tests/unit/test_passwords.py checks the defaults.
@@ -121,3 +122,14 @@ async def log_in(client: httpx.AsyncClient, user: User, agent: str = "test-agent
 @pytest.fixture
 async def user(client: httpx.AsyncClient) -> User:
     return await sign_up(client)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port, for the duration of the test."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

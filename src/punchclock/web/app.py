@@ -7,7 +7,8 @@ import datetime as dt
 import logging
 
 from punchclock.config import SESSION_LIFETIME, Settings
-from punchclock.mail import FileMailer, Mailer, SmtpMailer
+from punchclock.mail import Mailer, mailer_for
+from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
 from punchclock.service import Accounts, Clock
 from punchclock.store import Store
@@ -27,18 +28,20 @@ def build_accounts(
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
-) -> tuple[Accounts, Store, PasswordHasher]:
-    """Make the service and what it stands on; keys are created on first use."""
+) -> tuple[Accounts, Store, PasswordHasher, OutboxSender]:
+    """Make the service, what it stands on, and the sender of the mail it queues."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys = KeyDirectory(settings.data_dir, dt.datetime.now(dt.UTC).date())
-    secret = settings.secret_key or load_secret_key(settings.data_dir)
+    secrets = SecretBox(settings.secret_key or load_secret_key(settings.data_dir))
     store = store or SQLiteStore(settings.database_path)
-    if mailer is None:
-        mailer = (
-            SmtpMailer(settings.smtp_url, settings.mail_from)
-            if settings.smtp_url
-            else FileMailer(settings.data_dir / "outbox", settings.mail_from)
-        )
+    sender = OutboxSender(
+        store,
+        mailer or mailer_for(settings),
+        secrets,
+        sender=settings.mail_from,
+        max_age=settings.mail_max_age,
+        now=clock.now if clock is not None else None,
+    )
     hasher = PasswordHasher(
         time_cost=settings.argon2.time_cost,
         memory_cost=settings.argon2.memory_cost,
@@ -49,17 +52,17 @@ def build_accounts(
     )
     accounts = Accounts(
         store=store,
-        mailer=mailer,
         hasher=hasher,
         sessions=SessionTokens(keys.ring, settings.public_url, SESSION_LIFETIME),
-        secrets=SecretBox(secret),
+        secrets=secrets,
         public_url=settings.public_url,
         reset_code_ttl=settings.reset_code_ttl,
         session_idle_timeout=settings.session_idle_timeout,
         password_min_length=settings.password_min_length,
         clock=clock,
+        mail_queued=sender.wake,
     )
-    return accounts, store, hasher
+    return accounts, store, hasher, sender
 
 
 def create_app(
@@ -69,23 +72,36 @@ def create_app(
     mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> App:
-    """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
-    accounts, store, hasher = build_accounts(settings, store=store, mailer=mailer, clock=clock)
+    """Return the ASGI app serving both Toggl path sets (accounts and /api/v9).
+
+    While it runs, it also sends the mail in the outbox, its own and any other process's.
+    """
+    accounts, store, hasher, sender = build_accounts(
+        settings, store=store, mailer=mailer, clock=clock
+    )
     opened_store = store
     purging: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
         purging.append(asyncio.get_running_loop().create_task(purge_sessions(accounts)))
+        sender.start()
+
+    async def drain() -> None:
+        await accounts.drain()  # the mail queued after answers is in the outbox...
+        await sender.send_due()  # ...and now it is sent, or waits for its next attempt
 
     async def shutdown() -> None:
         for task in purging:
             task.cancel()
         await accounts.drain()
+        await sender.stop()
         await opened_store.close()
         await hasher.close()
 
     api = Api(accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
-    return App(api.routes(), accounts=accounts, on_startup=startup, on_shutdown=shutdown)
+    return App(
+        api.routes(), accounts=accounts, on_startup=startup, on_shutdown=shutdown, drain=drain
+    )
 
 
 async def purge_sessions(accounts: Accounts, every: float = PURGE_INTERVAL) -> None:
