@@ -106,17 +106,18 @@ class SmtpMailer:
         self._timeout = timeout
 
     async def send(self, email: EmailMessage) -> None:
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._user,
+            password=self._password,
+            use_tls=self._scheme == "smtps",
+            start_tls=self._scheme == "smtp+starttls",
+            timeout=self._timeout,
+        )
         try:
-            await aiosmtplib.send(
-                email,
-                hostname=self._host,
-                port=self._port,
-                username=self._user,
-                password=self._password,
-                use_tls=self._scheme == "smtps",
-                start_tls=self._scheme == "smtp+starttls",
-                timeout=self._timeout,
-            )
+            await client.connect()
+            await client.send_message(email)
         except aiosmtplib.SMTPRecipientsRefused as e:
             # one recipient per message: refused for good (5xx) or for now (4xx)
             codes = [r.code for r in e.recipients]
@@ -132,6 +133,11 @@ class SmtpMailer:
             raise DeliveryFailed(f"{e.code} {e.message}", permanent=permanent) from e
         except (aiosmtplib.SMTPException, OSError) as e:
             raise DeliveryFailed(str(e) or type(e).__name__, permanent=False) from e
+        finally:
+            # Closed without QUIT: once the server has the message, nothing may wait on
+            # it any longer (a QUIT that hangs would make a sent message look failed and
+            # be sent again), and a send cut short by its timeout must end at once.
+            client.close()
 
 
 def mailer_for(settings: Settings) -> Mailer:
