@@ -41,6 +41,7 @@ BATCH = 20  # messages claimed at once
 RETRY_BASE = 5.0  # seconds before the first retry; doubled after each failure
 RETRY_CAP = 15 * 60.0  # seconds: the longest wait between two attempts
 MAX_ERROR = 500  # characters of an error kept with the message
+STOP_GRACE = 5.0  # seconds a stopping server gives the messages it is sending
 
 _jitter = random.SystemRandom()  # its own state: the module's `random` stays untouched
 
@@ -122,15 +123,21 @@ class OutboxSender:
         """Send due messages in the background, every `interval` and when woken, until stop()."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def stop(self) -> None:
-        """Let the messages being sent be settled, then stop; claim no more."""
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Claim no more; give the messages being sent `grace` seconds to be settled."""
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, self._send_timeout + 10)
-            except TimeoutError:
-                log.warning("the mail sender did not stop in time; its leases will run out")
+        if self._task is None:
+            return
+        try:
+            # wait_for cancels the pass when the grace is over: its messages keep their
+            # leases, and are sent by whichever sender claims them when the leases run out
+            await asyncio.wait_for(self._task, grace)
+        except TimeoutError:
+            log.warning(
+                "stopped while sending mail (the SMTP server is slow to answer): "
+                "those messages are tried again when their leases run out"
+            )
 
     async def _run(self) -> None:
         while not self._stopping:
