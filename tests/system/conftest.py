@@ -80,8 +80,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(root: Path, *args: str) -> Iterator[Server]:
+def running_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """Run `python -m punchclock serve [args]` on a free port until the block ends.
+
+    `env` adds PUNCHCLOCK_* settings to the server's environment.
 
     After the server stops, its log must hold no traceback: an error the server swallowed
     (a reset mail that failed, a 500) fails the test that used it.
@@ -94,7 +96,7 @@ def running_server(root: Path, *args: str) -> Iterator[Server]:
         process = subprocess.Popen(
             [sys.executable, "-m", "punchclock", "serve", "--port", str(port), *args],
             cwd=root,
-            env=server_env(data_dir, base_url),
+            env={**server_env(data_dir, base_url), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
