@@ -105,7 +105,7 @@ async def test_two_senders_on_one_database_deliver_each_message_exactly_once(
     counts = smtp_server.inbox.message_id_counts()
     assert len(counts) == 50
     assert set(counts.values()) == {1}
-    assert [t.sent for t in tallies] != [50, 0]  # both took part
+    assert min(t.sent for t in tallies) > 0  # both took part
     assert sum(t.sent for t in tallies) == 50
 
 
