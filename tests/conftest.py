@@ -13,6 +13,7 @@ from punchclock.service import Accounts
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
 from tests import postgres
+from tests.smtp_server import SmtpServer
 from tests.support import PASSWORD, session_from
 
 # Cheap argon2 parameters keep the suite fast; tests/unit/test_passwords.py checks the defaults.
@@ -165,3 +166,14 @@ async def log_in(client: httpx.AsyncClient, user: User, agent: str = "test-agent
 @pytest.fixture
 async def user(client: httpx.AsyncClient) -> User:
     return await sign_up(client)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free port, for the duration of the test."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from punchclock import __version__
 from punchclock.config import Settings
 from punchclock.errors import ConfigError, StoreError, StoreUnavailable
+from punchclock.models import MailRecord
 
 if TYPE_CHECKING:
     from punchclock.keys import KeyRing
+    from punchclock.store import Store
     from punchclock.store.keyrows import StoredKeys
     from punchclock.store.postgres import PostgresStore
 
@@ -43,6 +45,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "retire", help="destroy an older key: the sessions it signed end at once"
     )
     retire.add_argument("kid", help="the key's id, as `keys list` shows it")
+    mail = commands.add_parser("mail", help="the outbox: mail waiting to be sent, sent or dead")
+    mail_commands = mail.add_subparsers(dest="mail_command", required=True)
+    listing = mail_commands.add_parser("list", help="list messages, newest first")
+    listing.add_argument(
+        "--failed", action="store_true", help="only dead letters and messages being retried"
+    )
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
+    retry = mail_commands.add_parser("retry", help="queue a dead letter again")
+    retry.add_argument("id", help="the message's id, as `mail list` shows it")
+    mail_commands.add_parser(
+        "send", help="send every message that is due, once, then exit (serve does it all along)"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
@@ -64,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return asyncio.run(manage_keys(settings, args.keys_command, getattr(args, "kid", None)))
+    if args.command == "mail":
+        return asyncio.run(manage_mail(settings, args))
     if not 1 <= args.port <= 65535 or args.workers < 1:
         parser.error("--port must be 1-65535 and --workers at least 1")
     if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
@@ -192,6 +208,56 @@ async def _manage_stored_keys(settings: Settings, command: str, kid: str | None)
         await store.close()
 
 
+async def manage_mail(settings: Settings, args: argparse.Namespace) -> int:
+    """List the outbox, queue a dead letter again, or send what is due."""
+    from punchclock.mail import mailer_for
+    from punchclock.outbox import OutboxSender
+    from punchclock.store.keyfiles import load_secret_key
+    from punchclock.tokens import SecretBox
+
+    store = _open_store(settings)
+    try:
+        if args.mail_command == "list":
+            for record in await store.list_mail(failed_only=args.failed, limit=args.limit):
+                print(_mail_line(record))
+            return 0
+        if args.mail_command == "retry":
+            now = dt.datetime.now(dt.UTC)
+            if not await store.retry_mail(args.id, int(now.timestamp() * 1_000_000)):
+                print(
+                    f"punchclock: no dead message {args.id!r}; "
+                    "`punchclock mail list --failed` shows them",
+                    file=sys.stderr,
+                )
+                return 2
+            print(f"{args.id}: queued again; a running server or `punchclock mail send` sends it")
+            return 0
+        secrets = SecretBox(settings.secret_key or load_secret_key(settings.data_dir))
+        sender = OutboxSender(
+            store,
+            mailer_for(settings),
+            secrets,
+            sender=settings.mail_from,
+            max_age=settings.mail_max_age,
+        )
+        tally = await sender.send_due()
+        print(f"sent {tally.sent}, to be retried {tally.retrying}, dead {tally.dead}")
+        return 1 if tally.retrying or tally.dead else 0
+    finally:
+        await store.close()
+
+
+def _open_store(settings: Settings) -> Store:
+    """Return the configured store, its schema already brought up to date by prepare()."""
+    if settings.postgres_url:
+        from punchclock.store.postgres import PostgresStore
+
+        return PostgresStore(settings.postgres_url, max_connections=2)
+    from punchclock.store.sqlite import SQLiteStore
+
+    return SQLiteStore(settings.database_path)
+
+
 def _list_keys(ring: KeyRing, counts: dict[str, int]) -> None:
     for name in ring.verifying:
         role = "signs new sessions" if name == ring.current.kid else "verifies only"
@@ -207,6 +273,29 @@ def _may_retire(ring: KeyRing, kid: str) -> bool:
         print(message, file=sys.stderr)
         return False
     return True
+
+
+def _mail_line(record: MailRecord) -> str:
+    """One message as `mail list` prints it: id, state, attempts, when, to whom, why not."""
+
+    def when(microseconds: int) -> str:
+        moment = dt.datetime.fromtimestamp(microseconds / 1_000_000, dt.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    if record.state == "sent" and record.sent_at is not None:
+        status = f"sent {when(record.sent_at)}"
+    elif record.state == "queued":
+        status = f"next attempt {when(record.next_attempt_at)}"
+    else:
+        status = "dead"
+    line = (
+        f"{record.id}  {record.state:<6}  attempts {record.attempts}  "
+        f"created {when(record.created_at)}  {status}  to {record.recipient}  "
+        f"{record.subject!r}"
+    )
+    if record.last_error and record.state != "sent":
+        line += f"  last error: {record.last_error}"
+    return line
 
 
 def serve_http(host: str, port: int, workers: int, app: str = APP_FACTORY) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.policy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Settings:
     postgres_url: str | None = None  # postgresql://...: the production store
     smtp_url: str | None = None
     mail_from: str = "punchclock <no-reply@localhost>"
+    mail_max_age: int = 24 * 3600  # seconds a message is tried before it becomes a dead letter
     reset_code_ttl: int = 3600  # seconds
     argon2: Argon2Params = Argon2Params()
     hash_workers: int = 0  # 0 = one per CPU core
@@ -52,8 +54,7 @@ class Settings:
             _smtp_url(smtp_url)
         host = urlsplit(public_url).hostname or "localhost"
         mail_from = env.get("PUNCHCLOCK_MAIL_FROM") or f"punchclock <no-reply@{host}>"
-        if "\r" in mail_from or "\n" in mail_from or "@" not in mail_from:
-            raise ConfigError("PUNCHCLOCK_MAIL_FROM must be one email address")
+        _mail_from(mail_from)
         return cls(
             data_dir=data_dir,
             database_path=database_path,
@@ -61,6 +62,7 @@ class Settings:
             public_url=public_url,
             smtp_url=smtp_url,
             mail_from=mail_from,
+            mail_max_age=_int(env, "PUNCHCLOCK_MAIL_MAX_AGE", 24 * 3600, 60, 30 * 24 * 3600),
             reset_code_ttl=_int(env, "PUNCHCLOCK_RESET_CODE_TTL", 3600, 60, 7 * 24 * 3600),
             argon2=Argon2Params(
                 time_cost=_int(env, "PUNCHCLOCK_ARGON2_TIME_COST", 2, 1, 100),
@@ -154,6 +156,24 @@ def _smtp_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ConfigError(f"PUNCHCLOCK_SMTP_URL has an invalid port: {url!r}") from None
+
+
+def _mail_from(value: str) -> None:
+    """Refuse anything but one address, `name <a@b.c>` or `a@b.c`, that parses cleanly."""
+    problem = "\r" in value or "\n" in value
+    if not problem:
+        try:
+            header = email.policy.default.header_factory("From", value)
+        except (ValueError, IndexError):  # the parser raises IndexError on "x@"
+            problem = True
+        else:
+            addresses = header.addresses
+            problem = bool(header.defects) or len(addresses) != 1 or not addresses[0].domain
+    if problem:
+        raise ConfigError(
+            f"PUNCHCLOCK_MAIL_FROM must be one email address, such as "
+            f"'punchclock <no-reply@example.com>'; got {value!r}"
+        )
 
 
 def _origins(raw: str) -> frozenset[str]:

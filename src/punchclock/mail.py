@@ -1,53 +1,83 @@
-"""Sending email: the Mailer port, a file adapter (the default) and an SMTP adapter."""
+"""Sending email: the Mailer port, MIME rendering, and the file and SMTP adapters.
+
+The service never sends mail itself: it queues messages in the store's outbox, in the
+transaction of the change that causes them, and punchclock/outbox.py hands them to a
+Mailer from here.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
 import secrets
-import smtplib
-import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+import aiosmtplib
+
+from punchclock.config import Settings
 from punchclock.models import Message
 
 log = logging.getLogger("punchclock.mail")
 
+SEND_TIMEOUT = 30.0  # seconds for one message, from connecting to the end of DATA
+
+
+class DeliveryFailed(Exception):
+    """A message was not delivered; `permanent` if trying again cannot help (SMTP 5xx)."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
 
 class Mailer(Protocol):
-    async def send(self, message: Message) -> None:
-        """Deliver one message, or raise."""
+    async def send(self, email: EmailMessage) -> None:
+        """Deliver one message, or raise DeliveryFailed (or any error: taken as temporary)."""
         ...
 
 
-def to_email(message: Message, sender: str) -> EmailMessage:
-    """Return the RFC 5322 message; the email policy refuses CR/LF in any header value."""
+def render(message: Message, *, sender: str, message_id: str, date: dt.datetime) -> EmailMessage:
+    """Return the RFC 5322 message: text, plus HTML as multipart/alternative when given.
+
+    Headers are built from parts (Address), and the email package refuses CR or LF in
+    any of them, so no value that came from a request can add a header. `message_id` is
+    the outbox id: the same on every attempt, so a receiver can drop a duplicate.
+    """
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.to
+    email["To"] = Address(display_name=message.to_name, addr_spec=message.to)
     email["Subject"] = message.subject
-    email["Date"] = format_datetime(dt.datetime.now(dt.UTC))
-    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
-    # 7bit/8bit rather than quoted-printable, so a code in a long line stays whole in the file
-    email.set_content(message.text, cte="7bit" if message.text.isascii() else "8bit")
+    email["Date"] = format_datetime(date)
+    domain = email["From"].addresses[0].domain or "localhost"
+    email["Message-ID"] = f"<{message_id}@{domain}>"
+    # 7bit/8bit rather than quoted-printable, so that a code in a long line stays whole
+    email.set_content(message.text, cte=_cte(message.text))
+    if message.html:
+        email.add_alternative(message.html, subtype="html", cte=_cte(message.html))
+        # made from the id rather than by the email package, which draws on `random`
+        email.set_boundary(f"=_{message_id}")
     return email
+
+
+def _cte(text: str) -> str:
+    return "7bit" if text.isascii() else "8bit"
 
 
 class FileMailer:
     """Write each message as an .eml file in a folder: for development and for tests."""
 
-    def __init__(self, outbox: Path, sender: str) -> None:
+    def __init__(self, outbox: Path) -> None:
         self._outbox = outbox
-        self._sender = sender
 
-    async def send(self, message: Message) -> None:
-        data = bytes(to_email(message, self._sender))
+    async def send(self, email: EmailMessage) -> None:
+        data = bytes(email)
         self._outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = self._outbox / f"{stamp}-{secrets.token_hex(4)}.eml"
@@ -59,31 +89,59 @@ class FileMailer:
 
 
 class SmtpMailer:
-    """Send through an SMTP server: smtp://, smtp+starttls:// or smtps://, user:pass@ optional."""
+    """Send through an SMTP server: smtp://, smtp+starttls:// or smtps://, user:pass@ optional.
 
-    def __init__(self, url: str, sender: str, timeout: float = 30.0) -> None:
+    smtp:// never uses TLS, smtp+starttls:// requires STARTTLS, smtps:// is TLS from the
+    first byte; certificates are checked against the system's CAs. The user and password
+    are percent-decoded from the URL.
+    """
+
+    def __init__(self, url: str, timeout: float = SEND_TIMEOUT) -> None:
         parts = urlsplit(url)
         self._scheme = parts.scheme
         self._host = parts.hostname or "localhost"
         self._port = parts.port or {"smtps": 465, "smtp+starttls": 587}.get(parts.scheme, 25)
         self._user = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
-        self._sender = sender
         self._timeout = timeout
 
-    async def send(self, message: Message) -> None:
-        await asyncio.to_thread(self._send, to_email(message, self._sender))
+    async def send(self, email: EmailMessage) -> None:
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._user,
+            password=self._password,
+            use_tls=self._scheme == "smtps",
+            start_tls=self._scheme == "smtp+starttls",
+            timeout=self._timeout,
+        )
+        try:
+            await client.connect()
+            await client.send_message(email)
+        except aiosmtplib.SMTPRecipientsRefused as e:
+            # one recipient per message: refused for good (5xx) or for now (4xx)
+            codes = [r.code for r in e.recipients]
+            reason = "; ".join(f"{r.code} {r.message}" for r in e.recipients)
+            raise DeliveryFailed(
+                f"recipient refused: {reason}", permanent=all(c >= 500 for c in codes)
+            ) from e
+        except aiosmtplib.SMTPResponseException as e:
+            # A 5xx to the message itself (DATA) is permanent for that message. A 5xx to
+            # AUTH, HELO or MAIL FROM says the server or punchclock's settings are wrong:
+            # every message would fail alike, so they wait for the operator instead.
+            permanent = e.code >= 500 and isinstance(e, aiosmtplib.SMTPDataError)
+            raise DeliveryFailed(f"{e.code} {e.message}", permanent=permanent) from e
+        except (aiosmtplib.SMTPException, OSError) as e:
+            raise DeliveryFailed(str(e) or type(e).__name__, permanent=False) from e
+        finally:
+            # Closed without QUIT: once the server has the message, nothing may wait on
+            # it any longer (a QUIT that hangs would make a sent message look failed and
+            # be sent again), and a send cut short by its timeout must end at once.
+            client.close()
 
-    def _send(self, email: EmailMessage) -> None:
-        context = ssl.create_default_context()
-        smtp: smtplib.SMTP
-        if self._scheme == "smtps":
-            smtp = smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
-        with smtp:
-            if self._scheme == "smtp+starttls":
-                smtp.starttls(context=context)
-            if self._user is not None:
-                smtp.login(self._user, self._password or "")
-            smtp.send_message(email)
+
+def mailer_for(settings: Settings) -> Mailer:
+    """Return the SMTP mailer if PUNCHCLOCK_SMTP_URL is set, the file mailer otherwise."""
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url)
+    return FileMailer(settings.data_dir / "outbox")

@@ -81,8 +81,48 @@ class ClientInfo(msgspec.Struct, frozen=True):
 
 
 class Message(msgspec.Struct, frozen=True):
-    """One email to send."""
+    """One email to send: a plain text part and, when `html` is set, an HTML alternative."""
 
     to: str
     subject: str
     text: str
+    html: str = ""
+    to_name: str = ""  # the recipient's display name, for the To header
+
+
+class OutgoingMail(msgspec.Struct, frozen=True):
+    """A message for the outbox, written in the transaction of the change that causes it.
+
+    `sealed` is the Message encrypted under the server key (it may hold a live reset
+    code, which a database dump must not give away); the store never reads it.
+    """
+
+    id: str  # 32 hex characters; also the Message-ID's left part, the same on every attempt
+    recipient: str  # in clear, for `punchclock mail list`
+    subject: str
+    sealed: bytes
+    created_at: int
+
+
+class ClaimedMail(msgspec.Struct, frozen=True):
+    """A queued message a sender has leased: only the holder of `claim_token` settles it."""
+
+    id: str
+    sealed: bytes
+    attempts: int  # failed attempts so far
+    queued_at: int  # when it was queued, or queued again by `mail retry`: its age counts from here
+
+
+class MailRecord(msgspec.Struct, frozen=True):
+    """What `punchclock mail list` shows of a message in the outbox; never its body."""
+
+    id: str
+    recipient: str
+    subject: str
+    state: str  # "queued", "sent" or "dead"
+    attempts: int
+    created_at: int
+    queued_at: int
+    next_attempt_at: int
+    sent_at: int | None
+    last_error: str | None

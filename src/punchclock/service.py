@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
+import html
 import logging
 import re
 import time
 import zoneinfo
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,12 +27,12 @@ from punchclock.errors import (
     StoreUnavailable,
 )
 from punchclock.keys import KeyRing
-from punchclock.mail import Mailer
 from punchclock.models import (
     Account,
     ClientInfo,
     Message,
     NewAccount,
+    OutgoingMail,
     ProfileChanges,
     Session,
     Workspace,
@@ -43,6 +45,7 @@ from punchclock.tokens import (
     new_accounts_id,
     new_api_token,
     new_jti,
+    new_mail_id,
     new_reset_code,
     new_session_id,
 )
@@ -103,7 +106,6 @@ class Accounts:
         self,
         *,
         store: Store,
-        mailer: Mailer,
         hasher: PasswordHasher,
         sessions: SessionTokens,
         secrets: SecretBox,
@@ -113,9 +115,10 @@ class Accounts:
         password_min_length: int = passwords.MIN_LENGTH,
         clock: Clock | None = None,
         verified_passwords: VerifiedPasswords | None = None,
+        mail_queued: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
-        self._mailer = mailer
+        self._mail_queued = mail_queued or (lambda: None)  # wakes this process's mail sender
         self._hasher = hasher
         self._sessions = sessions
         self._secrets = secrets
@@ -383,13 +386,14 @@ class Accounts:
     # -- password reset -------------------------------------------------------------------
 
     def request_password_reset(self, email: str) -> None:
-        """Send a reset code if the email has an account; answer the same either way.
+        """Queue a reset code for the email if it has an account; answer the same either way.
 
-        All the work, the lookup included, happens after the answer is sent, so the answer
-        can tell nothing about the email through its content or its timing (OWASP Forgot
-        Password Cheat Sheet).
+        All the work, the lookup included, happens after the answer is sent, and nothing
+        is sent during the request (the outbox sender mails it later), so the answer can
+        tell nothing about the email, nor about the mail server, through its content or
+        its timing (OWASP Forgot Password Cheat Sheet).
         """
-        self._in_background(self._send_reset_code(_email(email)))
+        self._in_background(self._queue_reset_code(_email(email)))
 
     async def confirm_password_reset(
         self, code: str, password: str, client: ClientInfo
@@ -417,37 +421,74 @@ class Accounts:
         self._verified.forget_account(account.id)
         return account, await self._start_session(account, False, client)
 
-    async def _send_reset_code(self, email: str) -> None:
+    async def _queue_reset_code(self, email: str) -> None:
         account = await self._store.account_by_email(email)
         if account is None:
             return
         code = new_reset_code()
         now = self._clock.now()
         expires_at = now + self._reset_code_ttl * 1_000_000
+        # The code and the message that tells it are written in one transaction: there is
+        # never a code nobody was told of, nor a message whose code was not stored.
         await self._store.replace_reset_code(
-            account.id, self._secrets.reset_code_lookup(code), expires_at, now
+            account.id,
+            self._secrets.reset_code_lookup(code),
+            expires_at,
+            now,
+            self._outgoing(self._reset_message(account, code, expires_at), now),
         )
-        await self._mailer.send(self._reset_message(account, code))
+        self._mail_queued()
 
-    def _reset_message(self, account: Account, code: str) -> Message:
+    def _outgoing(self, message: Message, now: int) -> OutgoingMail:
+        """Seal a message for the outbox: it may hold a live code, and must not be kept in clear."""
+        mail_id = new_mail_id()
+        return OutgoingMail(
+            id=mail_id,
+            recipient=message.to,
+            subject=message.subject,
+            sealed=self._secrets.seal_mail(msgspec.msgpack.encode(message), mail_id),
+            created_at=now,
+        )
+
+    def _reset_message(self, account: Account, code: str, expires_at: int) -> Message:
         minutes = self._reset_code_ttl // 60
-        url = f"{self._public_url}/api/me/password_reset/confirm/{code}"
+        expiry = dt.datetime.fromtimestamp(expires_at / 1_000_000, dt.UTC)
+        until = f"{expiry:%Y-%m-%d %H:%M} UTC"
+        link = f"{self._public_url}/reset/{code}"
+        api = f"{self._public_url}/api/me/password_reset/confirm/{code}"
+        name = html.escape(account.fullname)
         return Message(
             to=account.email,
+            to_name=account.fullname,
             subject="Reset your punchclock password",
             text=(
                 "Someone asked to reset the password of this account. If it was you, set a\n"
-                f"new password within {minutes} minutes with this code:\n\n"
+                f"new password within {minutes} minutes (until {until}) at\n\n"
+                f"    {link}\n\n"
+                "or with this code:\n\n"
                 f"    {code}\n\n"
                 "by sending it to\n\n"
-                f"    POST {url}\n"
+                f"    POST {api}\n"
                 '    with the body {"password": "<your new password>"}\n\n'
                 "If it was not you, ignore this message: your password stays as it is.\n"
+            ),
+            html=(
+                "<!DOCTYPE html>\n"
+                '<html><head><meta charset="utf-8"><title>Reset your password</title></head>\n'
+                "<body>\n"
+                f"<p>Hello {name},</p>\n"
+                "<p>Someone asked to reset the password of this account. If it was you, set a\n"
+                f"new password within {minutes} minutes (until {until}):</p>\n"
+                f'<p><a href="{html.escape(link)}">Choose a new password</a></p>\n'
+                "<p>or send this code with your new password to the API:</p>\n"
+                f"<p><code>{html.escape(code)}</code></p>\n"
+                "<p>If it was not you, ignore this message: your password stays as it is.</p>\n"
+                "</body></html>\n"
             ),
         )
 
     async def drain(self) -> None:
-        """Wait for the work started after answers were sent (reset codes) to finish."""
+        """Wait for the work started after answers were sent (queuing reset codes) to finish."""
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 

@@ -46,6 +46,11 @@ def new_session_id() -> str:
     return secrets.token_hex(16)
 
 
+def new_mail_id() -> str:
+    """Return an outbox message id: 32 hex characters, unguessable, never reused."""
+    return secrets.token_hex(16)
+
+
 def new_reset_code() -> str:
     """Return a URL-safe password reset code of 256 random bits."""
     return secrets.token_urlsafe(32)
@@ -56,7 +61,8 @@ class SecretBox:
 
     API tokens must be shown again by `/me`, so they are stored encrypted (AES-256-GCM) and
     found by an HMAC of the token; reset codes are only ever found, so only their HMAC is
-    kept. A database dump without the server key yields neither (ASVS 4.0.3 V2.5.1, V2.7.5).
+    kept. Queued emails carry live reset codes, so they too are stored encrypted. A database
+    dump without the server key yields none of these (ASVS 4.0.3 V2.5.1, V2.7.5).
     """
 
     def __init__(self, master_key: bytes) -> None:
@@ -66,6 +72,7 @@ class SecretBox:
         self._reset_code_key = _derive(master_key, b"reset-code-lookup")
         self._aead = AESGCM(_derive(master_key, b"api-token-seal"))
         self._key_aead = AESGCM(_derive(master_key, b"signing-key-seal"))
+        self._mail_aead = AESGCM(_derive(master_key, b"mail-seal"))
 
     def token_lookup(self, token: str) -> bytes:
         """Return the keyed hash an API token is found by."""
@@ -98,6 +105,18 @@ class SecretBox:
             return self._key_aead.decrypt(sealed[:12], sealed[12:], kid.encode())
         except InvalidTag:
             raise ValueError(f"signing key {kid} cannot be decrypted: wrong server key?") from None
+
+    def seal_mail(self, message: bytes, mail_id: str) -> bytes:
+        """Encrypt a queued message, bound to its outbox id so it cannot be moved to another."""
+        nonce = os.urandom(12)
+        return nonce + self._mail_aead.encrypt(nonce, message, mail_id.encode())
+
+    def open_mail(self, sealed: bytes, mail_id: str) -> bytes:
+        """Decrypt a message sealed by seal_mail."""
+        try:
+            return self._mail_aead.decrypt(sealed[:12], sealed[12:], mail_id.encode())
+        except InvalidTag:
+            raise ValueError("the message cannot be decrypted: wrong server key?") from None
 
 
 def _derive(master_key: bytes, label: bytes) -> bytes:

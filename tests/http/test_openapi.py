@@ -12,7 +12,6 @@ import msgspec
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from punchclock.service import Accounts
 from punchclock.web import wire
 from punchclock.web.asgi import App
 from tests.conftest import User, sign_up
@@ -228,12 +227,12 @@ async def test_reset_token_answers_as_documented(client: httpx.AsyncClient, user
 
 
 async def test_password_reset_answers_as_documented(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
     requested = await client.post("/api/me/password_reset/request", json={"email": user.email})
     assert requested.status_code == 200
     assert check_answer(requested, "POST", "/api/me/password_reset/request") == "OK"
-    await accounts.drain()  # the code is made and sent after the answer
+    await app.drain()  # the code is made, queued and sent after the answer
     code = reset_code_in(outbox(data_dir)[0])
     path = "/api/me/password_reset/confirm/{code}"
     confirmed = await client.post(

@@ -5,16 +5,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from punchclock.service import Accounts
+from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User
 from tests.support import basic, cookie_header, outbox, reset_code_in, session_from
 
 NEW_PASSWORD = "a whole new password"
 
 
-async def request_code(client: httpx.AsyncClient, accounts: Accounts, email: str) -> httpx.Response:
+async def request_code(client: httpx.AsyncClient, app: App, email: str) -> httpx.Response:
     response = await client.post("/api/me/password_reset/request", json={"email": email})
-    await accounts.drain()  # the code is made and sent after the answer
+    await app.drain()  # the code is made, queued and sent after the answer
     return response
 
 
@@ -23,19 +23,19 @@ async def confirm(client: httpx.AsyncClient, code: str, password: str) -> httpx.
 
 
 async def test_reset_request_answers_the_same_for_known_and_unknown_emails(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    known = await request_code(client, accounts, user.email)
-    unknown = await request_code(client, accounts, "nobody@example.com")
+    known = await request_code(client, app, user.email)
+    unknown = await request_code(client, app, "nobody@example.com")
     assert (known.status_code, known.content) == (unknown.status_code, unknown.content)
     assert known.status_code == 200
-    assert [m["To"] for m in outbox(data_dir)] == [user.email]
+    assert [m["To"].addresses[0].addr_spec for m in outbox(data_dir)] == [user.email]
 
 
 async def test_reset_message_gives_the_code_and_the_confirm_url(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     [message] = outbox(data_dir)
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     code = reset_code_in(message)
@@ -46,9 +46,9 @@ async def test_reset_message_gives_the_code_and_the_confirm_url(
 
 
 async def test_reset_code_is_stored_only_as_a_hash(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     code = reset_code_in(outbox(data_dir)[0])
     database = (data_dir / "punchclock.sqlite3").read_bytes()
     wal = data_dir / "punchclock.sqlite3-wal"
@@ -57,9 +57,9 @@ async def test_reset_code_is_stored_only_as_a_hash(
 
 
 async def test_confirm_sets_the_password_ends_sessions_and_starts_a_new_one(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     response = await confirm(client, reset_code_in(outbox(data_dir)[0]), NEW_PASSWORD)
     assert response.status_code == 200
     new_session = session_from(response)
@@ -74,9 +74,9 @@ async def test_confirm_sets_the_password_ends_sessions_and_starts_a_new_one(
 
 
 async def test_reset_code_works_only_once(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     code = reset_code_in(outbox(data_dir)[0])
     assert (await confirm(client, code, NEW_PASSWORD)).status_code == 200
     again = await confirm(client, code, "yet another password")
@@ -88,10 +88,10 @@ async def test_reset_code_works_only_once(
 
 
 async def test_a_new_code_makes_the_earlier_one_stop_working(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
+    await request_code(client, app, user.email)
     first, second = (reset_code_in(m) for m in outbox(data_dir))
     assert first != second
     assert (await confirm(client, first, NEW_PASSWORD)).status_code == 400
@@ -99,9 +99,9 @@ async def test_a_new_code_makes_the_earlier_one_stop_working(
 
 
 async def test_reset_code_expires_after_an_hour(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path, clock: FixedClock
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path, clock: FixedClock
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     code = reset_code_in(outbox(data_dir)[0])
     clock.advance(3600)
     response = await confirm(client, code, NEW_PASSWORD)
@@ -110,17 +110,17 @@ async def test_reset_code_expires_after_an_hour(
 
 
 async def test_reset_code_still_works_just_before_it_expires(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path, clock: FixedClock
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path, clock: FixedClock
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     clock.advance(3599)
     assert (await confirm(client, reset_code_in(outbox(data_dir)[0]), NEW_PASSWORD)).is_success
 
 
 async def test_a_password_change_makes_an_outstanding_code_stop_working(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     await client.put(
         "/api/v9/me",
         headers=basic(user.email, user.password),
@@ -132,9 +132,9 @@ async def test_a_password_change_makes_an_outstanding_code_stop_working(
 
 
 async def test_confirm_with_a_weak_password_is_400_and_keeps_the_code_usable(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     code = reset_code_in(outbox(data_dir)[0])
     weak = await confirm(client, code, "short")
     assert weak.status_code == 400
@@ -160,18 +160,18 @@ async def test_reset_request_with_a_malformed_email_is_400(client: httpx.AsyncCl
 
 
 async def test_reset_request_for_a_closed_account_sends_nothing(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
     await client.post("/api/me/close_account/track", headers=cookie_header(user.session))
-    response = await request_code(client, accounts, user.email)
+    response = await request_code(client, app, user.email)
     assert response.status_code == 200
     assert outbox(data_dir) == []
 
 
 async def test_confirm_refuses_a_password_made_of_the_users_words_and_keeps_the_code(
-    client: httpx.AsyncClient, accounts: Accounts, user: User, data_dir: Path
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
-    await request_code(client, accounts, user.email)
+    await request_code(client, app, user.email)
     code = reset_code_in(outbox(data_dir)[0])
     refused = await confirm(client, code, "ann@example.com again")
     assert refused.status_code == 400

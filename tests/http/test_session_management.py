@@ -9,6 +9,7 @@ import pytest
 from punchclock.config import Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
+from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, log_in, sign_up
 from tests.support import basic, cookie_header, outbox, reset_code_in, token_auth
 
@@ -134,7 +135,7 @@ ENDS = {
 
 @pytest.mark.parametrize("event", list(ENDS))
 async def test_what_each_event_ends(
-    client: httpx.AsyncClient, user: User, accounts: Accounts, data_dir: Path, event: str
+    client: httpx.AsyncClient, user: User, app: App, data_dir: Path, event: str
 ) -> None:
     other = await log_in(client, user)
     token, password = user.token, user.password
@@ -148,7 +149,7 @@ async def test_what_each_event_ends(
         )
     elif event == "reset password":
         await client.post("/api/me/password_reset/request", json={"email": user.email})
-        await accounts.drain()
+        await app.drain()
         [message] = outbox(data_dir)
         code = reset_code_in(message)
         confirm = await client.post(

@@ -8,7 +8,7 @@ import pytest
 
 from punchclock.errors import StoreError, StoreUnavailable
 from punchclock.store.sqlite import SQLiteStore, migrations, prepare_database
-from tests.store.test_store_contract import new_account
+from tests.store.test_store_contract import T0, new_account, outgoing
 
 
 def test_a_new_database_is_brought_to_the_latest_version(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_a_new_database_is_brought_to_the_latest_version(tmp_path: Path) -> None
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"accounts", "workspaces", "sessions", "reset_codes"} <= tables
+        assert {"accounts", "workspaces", "sessions", "reset_codes", "outbox"} <= tables
     finally:
         db.close()
 
@@ -58,5 +58,20 @@ def test_processes_starting_together_apply_each_migration_once(tmp_path: Path) -
     try:
         assert db.execute("PRAGMA user_version").fetchone()[0] == len(migrations())
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+async def test_a_sent_message_keeps_no_body_in_the_file(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite3")
+    try:
+        await store.enqueue_mail(outgoing(1))
+        await store.claim_mail("a" * 32, T0, T0 + 1_000_000, 10)
+        await store.mark_mail_sent(outgoing(1).id, "a" * 32, T0)
+    finally:
+        await store.close()
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    try:
+        assert db.execute("SELECT sealed, state FROM outbox").fetchall() == [(None, "sent")]
     finally:
         db.close()

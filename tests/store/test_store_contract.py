@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from punchclock.errors import EmailTaken, InvalidInput
-from punchclock.models import Account, NewAccount, ProfileChanges, Session
+from punchclock.models import Account, NewAccount, OutgoingMail, ProfileChanges, Session
 from punchclock.store import Store
 
 T0 = 1_800_000_000_000_000  # microseconds
@@ -23,6 +23,16 @@ def new_account(email: str = "ann@example.com", n: int = 1) -> NewAccount:
         timezone="UTC",
         workspace_name="Ann's workspace",
         now=T0,
+    )
+
+
+def outgoing(n: int = 1, created_at: int = T0, recipient: str = "ann@example.com") -> OutgoingMail:
+    return OutgoingMail(
+        id=f"{n:032x}",
+        recipient=recipient,
+        subject=f"message {n}",
+        sealed=f"sealed-{n}".encode(),
+        created_at=created_at,
     )
 
 
@@ -96,7 +106,7 @@ async def test_a_password_change_ends_all_sessions_but_the_one_kept(store: Store
     account = await store.create_account(new_account())
     await store.add_session(session(account, "a" * 32))
     await store.add_session(session(account, "b" * 32))
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     changed = await store.update_profile(
         account.id, ProfileChanges(), T0 + 1, password_hash="hash-2", keep_jti="a" * 32
     )
@@ -142,8 +152,8 @@ async def test_a_new_api_token_replaces_the_old_lookup(store: Store) -> None:
 
 async def test_reset_code_is_used_once_and_replaced_by_a_newer_one(store: Store) -> None:
     account = await store.create_account(new_account())
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
-    await store.replace_reset_code(account.id, b"code-2", T0 + HOUR, T0)
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.replace_reset_code(account.id, b"code-2", T0 + HOUR, T0, outgoing(2))
     assert await store.reset_code_account(b"code-1", T0) is None
     assert await store.reset_code_account(b"code-2", T0) == account
     await store.add_session(session(account))
@@ -156,7 +166,7 @@ async def test_reset_code_is_used_once_and_replaced_by_a_newer_one(store: Store)
 
 async def test_an_expired_reset_code_cannot_be_used(store: Store) -> None:
     account = await store.create_account(new_account())
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     assert await store.reset_code_account(b"code-1", T0 + HOUR) is None
     assert await store.use_reset_code(b"code-1", "hash-new", T0 + HOUR) is None
 
@@ -177,7 +187,7 @@ async def test_update_profile_refuses_a_workspace_of_someone_else(store: Store) 
 async def test_closing_leaves_only_an_anonymous_tombstone(store: Store) -> None:
     account = await store.create_account(new_account())
     await store.add_session(session(account))
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0)
+    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     await store.close_account(account.id, T0 + 1)
     assert await store.account_by_email(account.email) is None
     assert await store.account_by_token(b"lookup-1") is None

@@ -83,9 +83,10 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def running_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
     """Run `python -m punchclock serve [args]` on a free port until the block ends.
 
-    `env` adds PUNCHCLOCK_* settings. After the server stops, its log must hold no
-    traceback: an error the server swallowed (a reset mail that failed, a 500) fails the
-    test that used it.
+    `env` adds PUNCHCLOCK_* settings to the server's environment.
+
+    After the server stops, its log must hold no traceback: an error the server swallowed
+    (a reset mail that failed, a 500) fails the test that used it.
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

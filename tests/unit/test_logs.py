@@ -26,6 +26,13 @@ def test_reset_codes_are_redacted_from_access_log_lines() -> None:
     assert "/api/me/password_reset/confirm/***?x=1" in line
 
 
+def test_reset_codes_in_the_emails_link_are_redacted_too() -> None:
+    record = _access_record("/reset/s3cr3t-c0de_value")
+    assert RedactResetCodes().filter(record)
+    assert "s3cr3t" not in record.getMessage()
+    assert "/reset/***" in record.getMessage()
+
+
 def test_other_paths_are_logged_as_they_are() -> None:
     record = _access_record("/api/v9/me?with_related_data=true")
     RedactResetCodes().filter(record)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
+from punchclock.models import (
+    Account,
+    ClaimedMail,
+    MailRecord,
+    NewAccount,
+    OutgoingMail,
+    ProfileChanges,
+    Session,
+    Workspace,
+)
 
 
 class Store(Protocol):
@@ -92,9 +101,10 @@ class Store(Protocol):
         ...
 
     async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int
+        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
     ) -> None:
-        """Store a reset code for the account; any earlier one stops working."""
+        """Store a reset code for the account and queue the message that tells it, in one
+        transaction (see enqueue_mail); any earlier code stops working."""
         ...
 
     async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
@@ -105,6 +115,65 @@ class Store(Protocol):
         self, code_lookup: bytes, password_hash: str, now: int
     ) -> Account | None:
         """Use a live code once: set the password, end every session; None if not live."""
+        ...
+
+    # -- the outbox ------------------------------------------------------------------------
+    # A message is `queued` until a sender delivers it (`sent`) or gives up on it (`dead`).
+    # To send, a sender claims a batch: it writes its own random claim_token and a lease
+    # (lease_until) on each message, so that no other sender takes them until the lease runs
+    # out; only the holder of the token may then settle a message (mark_mail_*). A sender
+    # that died leaves its lease to run out, and the message is claimed again.
+
+    async def enqueue_mail(self, message: OutgoingMail) -> None:
+        """Queue a message: state queued, attempts 0, queued_at and next_attempt_at set to
+        its created_at, no lease. Methods that cause mail (replace_reset_code) do the same
+        inside their own transaction."""
+        ...
+
+    async def claim_mail(
+        self, claim_token: str, now: int, lease_until: int, limit: int
+    ) -> list[ClaimedMail]:
+        """Lease up to `limit` due messages to `claim_token` and return them, in one atomic step.
+
+        Due: state queued, next_attempt_at <= now, and no live lease (lease_until is NULL or
+        < now). Each claimed row gets claim_token and lease_until; the earliest
+        next_attempt_at go first. Two concurrent claims never return the same message
+        (SQLite: one UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING under the write
+        lock; PostgreSQL: the same with SELECT ... FOR UPDATE SKIP LOCKED).
+        """
+        ...
+
+    async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
+        """Record a delivery: state sent, sent_at = now, the body erased (sealed NULL), the
+        lease released. Only while `claim_token` holds the message (state queued and the
+        same claim_token: a later claim by another sender replaces it); False otherwise."""
+        ...
+
+    async def mark_mail_retry(
+        self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
+    ) -> bool:
+        """Record a temporary failure: attempts + 1, last_error = error, next_attempt_at, the
+        lease released (claim_token and lease_until NULL). Only while holding, as above."""
+        ...
+
+    async def mark_mail_dead(
+        self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
+    ) -> bool:
+        """Give up on a message: state dead, last_error = error, attempts + 1 if `attempted`,
+        the lease released. The body stays sealed, for retry_mail. Only while holding."""
+        ...
+
+    async def list_mail(self, *, failed_only: bool = False, limit: int = 100) -> list[MailRecord]:
+        """Return up to `limit` messages, newest created_at first (then id).
+
+        failed_only: only the dead ones and the queued ones that have failed at least once.
+        """
+        ...
+
+    async def retry_mail(self, mail_id: str, now: int) -> bool:
+        """Queue a dead message again: state queued, attempts 0, queued_at and
+        next_attempt_at = now, no lease; last_error stays until the next outcome.
+        False if there is no dead message with that id."""
         ...
 
     async def close(self) -> None: ...

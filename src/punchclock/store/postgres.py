@@ -19,7 +19,16 @@ from typing import TypeVar
 import asyncpg
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
-from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
+from punchclock.models import (
+    Account,
+    ClaimedMail,
+    MailRecord,
+    NewAccount,
+    OutgoingMail,
+    ProfileChanges,
+    Session,
+    Workspace,
+)
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 
@@ -52,6 +61,13 @@ _BY_SESSION = (
 _BY_RESET_CODE = (
     f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
     "WHERE r.code_lookup = $1 AND r.expires_at > $2 AND a.closed_at IS NULL"
+)
+_DUE_MAIL = (
+    "state = 'queued' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)"
+)
+_MAIL_RECORD_COLUMNS = (
+    "id, recipient, subject, state, attempts, created_at, queued_at, next_attempt_at, "
+    "sent_at, last_error"
 )
 _SESSION_COLUMNS = (
     "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
@@ -361,18 +377,22 @@ class PostgresStore:
         await self._transact(tx)
 
     async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int
+        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
     ) -> None:
-        await self._fetchrow(
-            "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET "
-            "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
-            "created_at = excluded.created_at",
-            code_lookup,
-            account_id,
-            expires_at,
-            now,
-        )
+        async def tx(db: Connection) -> None:
+            await db.execute(
+                "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET "
+                "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
+                "created_at = excluded.created_at",
+                code_lookup,
+                account_id,
+                expires_at,
+                now,
+            )
+            await _enqueue(db, message)
+
+        await self._transact(tx)
 
     async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
         return _account(await self._fetchrow(_BY_RESET_CODE, code_lookup, now))
@@ -396,6 +416,86 @@ class PostgresStore:
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
+
+    # -- the outbox (see the Store port for what each step means) -------------------------
+
+    async def enqueue_mail(self, message: OutgoingMail) -> None:
+        await self._run(lambda db: _enqueue(db, message))
+
+    async def claim_mail(
+        self, claim_token: str, now: int, lease_until: int, limit: int
+    ) -> list[ClaimedMail]:
+        # SKIP LOCKED: senders on other workers and hosts claim around each other's rows
+        # instead of waiting for them, and never claim the same row.
+        rows = await self._fetch(
+            "UPDATE outbox SET claim_token = $1, lease_until = $2 WHERE id IN ("  # noqa: S608
+            f"SELECT id FROM outbox WHERE {_DUE_MAIL} ORDER BY next_attempt_at, id "
+            "LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, sealed, attempts, queued_at",
+            claim_token,
+            lease_until,
+            now,
+            limit,
+        )
+        return [ClaimedMail(*row) for row in rows]
+
+    async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
+        return await self._settled(
+            "state = 'sent', sent_at = $3, sealed = NULL", mail_id, claim_token, now
+        )
+
+    async def mark_mail_retry(
+        self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
+    ) -> bool:
+        return await self._settled(
+            "attempts = attempts + 1, last_error = $3, next_attempt_at = $4",
+            mail_id,
+            claim_token,
+            error,
+            next_attempt_at,
+        )
+
+    async def mark_mail_dead(
+        self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
+    ) -> bool:
+        return await self._settled(
+            "state = 'dead', attempts = attempts + $3, last_error = $4",
+            mail_id,
+            claim_token,
+            int(attempted),
+            error,
+        )
+
+    async def _settled(self, changes: str, mail_id: str, claim_token: str, *args: object) -> bool:
+        """Apply `changes` ($3... are `args`) and release the lease, if the token holds it."""
+        row = await self._fetchrow(
+            f"UPDATE outbox SET {changes}, claim_token = NULL, lease_until = NULL "  # noqa: S608
+            "WHERE id = $1 AND claim_token = $2 AND state = 'queued' RETURNING 1",
+            mail_id,
+            claim_token,
+            *args,
+        )
+        return row is not None
+
+    async def list_mail(self, *, failed_only: bool = False, limit: int = 100) -> list[MailRecord]:
+        where = (
+            "WHERE state = 'dead' OR (state = 'queued' AND attempts > 0) " if failed_only else ""
+        )
+        rows = await self._fetch(
+            f"SELECT {_MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
+            "ORDER BY created_at DESC, id DESC LIMIT $1",
+            limit,
+        )
+        return [MailRecord(*row) for row in rows]
+
+    async def retry_mail(self, mail_id: str, now: int) -> bool:
+        row = await self._fetchrow(
+            "UPDATE outbox SET state = 'queued', attempts = 0, queued_at = $2, "
+            "next_attempt_at = $2, claim_token = NULL, lease_until = NULL "
+            "WHERE id = $1 AND state = 'dead' RETURNING 1",
+            mail_id,
+            now,
+        )
+        return row is not None
 
     # -- signing keys: shared by every host (sealed under the server key by the caller) --
 
@@ -478,6 +578,18 @@ def _session(row: asyncpg.Record) -> Session:
         remember_me=remember_me,
         user_agent=user_agent,
         ip=ip,
+    )
+
+
+async def _enqueue(db: Connection, message: OutgoingMail) -> None:
+    await db.execute(
+        "INSERT INTO outbox (id, recipient, subject, sealed, state, attempts, created_at, "
+        "queued_at, next_attempt_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5, $5)",
+        message.id,
+        message.recipient,
+        message.subject,
+        message.sealed,
+        message.created_at,
     )
 
 

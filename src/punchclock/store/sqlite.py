@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
-from punchclock.models import Account, NewAccount, ProfileChanges, Session, Workspace
+from punchclock.models import (
+    Account,
+    ClaimedMail,
+    MailRecord,
+    NewAccount,
+    OutgoingMail,
+    ProfileChanges,
+    Session,
+    Workspace,
+)
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 
@@ -48,6 +57,12 @@ _BY_RESET_CODE = (
     "WHERE r.code_lookup = ? AND r.expires_at > ? AND a.closed_at IS NULL"
 )
 
+_DUE_MAIL = "state = 'queued' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+_HELD_MAIL = "id = ? AND claim_token = ? AND state = 'queued'"
+_MAIL_RECORD_COLUMNS = (
+    "id, recipient, subject, state, attempts, created_at, queued_at, next_attempt_at, "
+    "sent_at, last_error"
+)
 
 T = TypeVar("T")
 
@@ -307,7 +322,7 @@ class SQLiteStore:
         await self._transact(tx)
 
     async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int
+        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
     ) -> None:
         def tx(db: sqlite3.Connection) -> None:
             db.execute(
@@ -317,6 +332,7 @@ class SQLiteStore:
                 "created_at = excluded.created_at",
                 (code_lookup, account_id, expires_at, now),
             )
+            _enqueue(db, message)
 
         await self._transact(tx)
 
@@ -337,6 +353,101 @@ class SQLiteStore:
             _set_password(db, row[0], password_hash, now)
             db.execute("DELETE FROM sessions WHERE account_id = ?", (row[0],))
             return _account_by_id(db, row[0])
+
+        return await self._transact(tx)
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    async def enqueue_mail(self, message: OutgoingMail) -> None:
+        await self._transact(lambda db: _enqueue(db, message))
+
+    async def claim_mail(
+        self, claim_token: str, now: int, lease_until: int, limit: int
+    ) -> list[ClaimedMail]:
+        # Senders poll every second: a read on the loop's connection answers "nothing due"
+        # without queueing for the write lock.
+        due = f"SELECT 1 FROM outbox WHERE {_DUE_MAIL} LIMIT 1"  # noqa: S608 - constant
+        if self._db.execute(due, (now, now)).fetchone() is None:
+            return []
+
+        def tx(db: sqlite3.Connection) -> list[ClaimedMail]:
+            rows = db.execute(
+                "UPDATE outbox SET claim_token = ?, lease_until = ? WHERE id IN ("  # noqa: S608
+                f"SELECT id FROM outbox WHERE {_DUE_MAIL} ORDER BY next_attempt_at, id LIMIT ?"
+                ") RETURNING id, sealed, attempts, queued_at",
+                (claim_token, lease_until, now, now, limit),
+            ).fetchall()
+            return [ClaimedMail(*row) for row in rows]
+
+        return await self._transact(tx)
+
+    async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return (
+                db.execute(
+                    "UPDATE outbox SET state = 'sent', sent_at = ?, sealed = NULL, "  # noqa: S608
+                    f"claim_token = NULL, lease_until = NULL WHERE {_HELD_MAIL}",
+                    (now, mail_id, claim_token),
+                ).rowcount
+                > 0
+            )
+
+        return await self._transact(tx)
+
+    async def mark_mail_retry(
+        self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
+    ) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return (
+                db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "  # noqa: S608
+                    "next_attempt_at = ?, claim_token = NULL, lease_until = NULL "
+                    f"WHERE {_HELD_MAIL}",
+                    (error, next_attempt_at, mail_id, claim_token),
+                ).rowcount
+                > 0
+            )
+
+        return await self._transact(tx)
+
+    async def mark_mail_dead(
+        self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
+    ) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return (
+                db.execute(
+                    "UPDATE outbox SET state = 'dead', attempts = attempts + ?, "  # noqa: S608
+                    "last_error = ?, claim_token = NULL, lease_until = NULL "
+                    f"WHERE {_HELD_MAIL}",
+                    (int(attempted), error, mail_id, claim_token),
+                ).rowcount
+                > 0
+            )
+
+        return await self._transact(tx)
+
+    async def list_mail(self, *, failed_only: bool = False, limit: int = 100) -> list[MailRecord]:
+        where = (
+            "WHERE state = 'dead' OR (state = 'queued' AND attempts > 0) " if failed_only else ""
+        )
+        rows = self._db.execute(
+            f"SELECT {_MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [MailRecord(*row) for row in rows]
+
+    async def retry_mail(self, mail_id: str, now: int) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            return (
+                db.execute(
+                    "UPDATE outbox SET state = 'queued', attempts = 0, queued_at = ?, "
+                    "next_attempt_at = ?, claim_token = NULL, lease_until = NULL "
+                    "WHERE id = ? AND state = 'dead'",
+                    (now, now, mail_id),
+                ).rowcount
+                > 0
+            )
 
         return await self._transact(tx)
 
@@ -405,6 +516,22 @@ def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:
     row = db.execute(_BY_ID, (account_id,)).fetchone()
     assert row is not None
     return Account(*row)
+
+
+def _enqueue(db: sqlite3.Connection, message: OutgoingMail) -> None:
+    db.execute(
+        "INSERT INTO outbox (id, recipient, subject, sealed, state, attempts, created_at, "
+        "queued_at, next_attempt_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+        (
+            message.id,
+            message.recipient,
+            message.subject,
+            message.sealed,
+            message.created_at,
+            message.created_at,
+            message.created_at,
+        ),
+    )
 
 
 def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, now: int) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.keys import KeyRing
-from punchclock.mail import FileMailer, Mailer, SmtpMailer
+from punchclock.mail import Mailer, mailer_for
+from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
 from punchclock.service import Accounts, Clock
 from punchclock.store import Store
@@ -29,10 +30,13 @@ PURGE_INTERVAL = 600.0  # seconds between sweeps of expired sessions
 class Parts:
     """The service and what it stands on, with what must run when a worker starts and stops."""
 
-    def __init__(self, accounts: Accounts, store: Store, hasher: PasswordHasher) -> None:
+    def __init__(
+        self, accounts: Accounts, store: Store, hasher: PasswordHasher, sender: OutboxSender
+    ) -> None:
         self.accounts = accounts
         self.store = store
         self.hasher = hasher
+        self.sender = sender  # delivers the outbox: this process's mail and any other's
         self.on_start: list[Callable[[], Awaitable[None]]] = []
         self.tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run until shutdown
 
@@ -44,7 +48,7 @@ def build_accounts(
     mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> Parts:
-    """Make the service and what it stands on; keys are created on first use."""
+    """Make the service, what it stands on, and the sender of the mail it queues."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     today = dt.datetime.now(dt.UTC).date()
     secrets = SecretBox(settings.secret_key or load_secret_key(settings.data_dir))
@@ -67,12 +71,14 @@ def build_accounts(
     else:
         ring = KeyDirectory(settings.data_dir, today).ring
         store = store or SQLiteStore(settings.database_path)
-    if mailer is None:
-        mailer = (
-            SmtpMailer(settings.smtp_url, settings.mail_from)
-            if settings.smtp_url
-            else FileMailer(settings.data_dir / "outbox", settings.mail_from)
-        )
+    sender = OutboxSender(
+        store,
+        mailer or mailer_for(settings),
+        secrets,
+        sender=settings.mail_from,
+        max_age=settings.mail_max_age,
+        now=clock.now if clock is not None else None,
+    )
     hasher = PasswordHasher(
         time_cost=settings.argon2.time_cost,
         memory_cost=settings.argon2.memory_cost,
@@ -83,7 +89,6 @@ def build_accounts(
     )
     accounts = Accounts(
         store=store,
-        mailer=mailer,
         hasher=hasher,
         sessions=SessionTokens(ring, settings.public_url, SESSION_LIFETIME),
         secrets=secrets,
@@ -92,8 +97,9 @@ def build_accounts(
         session_idle_timeout=settings.session_idle_timeout,
         password_min_length=settings.password_min_length,
         clock=clock,
+        mail_queued=sender.wake,
     )
-    parts = Parts(accounts, store, hasher)
+    parts = Parts(accounts, store, hasher, sender)
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge_sessions(accounts)]
     return parts
@@ -106,7 +112,10 @@ def create_app(
     mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> App:
-    """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
+    """Return the ASGI app serving both Toggl path sets (accounts and /api/v9).
+
+    While it runs, it also sends the mail in the outbox, its own and any other process's.
+    """
     parts = build_accounts(settings, store=store, mailer=mailer, clock=clock)
     running: list[asyncio.Task[None]] = []
 
@@ -115,16 +124,28 @@ def create_app(
             await step()
         loop = asyncio.get_running_loop()
         running.extend(loop.create_task(task()) for task in parts.tasks)
+        parts.sender.start()
+
+    async def drain() -> None:
+        await parts.accounts.drain()  # the mail queued after answers is in the outbox...
+        await parts.sender.send_due()  # ...and now it is sent, or waits for its next attempt
 
     async def shutdown() -> None:
         for task in running:
             task.cancel()
         await parts.accounts.drain()
+        await parts.sender.stop()
         await parts.store.close()
         await parts.hasher.close()
 
     api = Api(parts.accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
-    return App(api.routes(), accounts=parts.accounts, on_startup=startup, on_shutdown=shutdown)
+    return App(
+        api.routes(),
+        accounts=parts.accounts,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        drain=drain,
+    )
 
 
 async def purge_sessions(accounts: Accounts, every: float = PURGE_INTERVAL) -> None:

@@ -62,10 +62,12 @@ class App:
         accounts: Accounts,
         on_shutdown: Callable[[], Awaitable[None]],
         on_startup: Callable[[], Awaitable[None]] | None = None,
+        drain: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.routes = routes
         self.accounts = accounts  # the service, for tests and tools that run the app in process
         self._on_shutdown = on_shutdown
+        self._drain = drain or accounts.drain
         self._on_startup = on_startup
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
@@ -129,6 +131,10 @@ class App:
                 await self._on_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def drain(self) -> None:
+        """Finish the work started after answers were sent, sending the mail it queued."""
+        await self._drain()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[App]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 
-_RESET_CODE = re.compile(r"(/password_reset/confirm/)[^/?\s]+")
+# the API's confirm path, and the link in reset emails (served by PUNCHCLOCK_PUBLIC_URL)
+_RESET_CODE = re.compile(r"(/password_reset/confirm/|^/reset/)[^/?\s]+")
 
 
 class RedactResetCodes(logging.Filter):
-    """Replace the reset code in `POST /api/me/password_reset/confirm/{code}` with `***`."""
+    """Replace the reset code in `/api/me/password_reset/confirm/{code}` and in
+    `/reset/{code}` with `***`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
