@@ -13,8 +13,10 @@ from punchclock.service import Accounts, Clock
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.sqlite import SQLiteStore
+from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
+from punchclock.web.auth import Clients
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -27,7 +29,7 @@ def build_accounts(
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
-) -> tuple[Accounts, Store, PasswordHasher]:
+) -> tuple[Accounts, Store, PasswordHasher, Throttle]:
     """Make the service and what it stands on; keys are created on first use."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys = KeyDirectory(settings.data_dir, dt.datetime.now(dt.UTC).date())
@@ -47,6 +49,13 @@ def build_accounts(
         max_pending=settings.hash_queue,
         processes=settings.hash_processes,
     )
+    throttle = (
+        Throttle.in_redis(
+            settings.rate_limits, secret, settings.redis_url, settings.redis_key_prefix
+        )
+        if settings.redis_url
+        else Throttle.in_memory(settings.rate_limits, secret)
+    )
     accounts = Accounts(
         store=store,
         mailer=mailer,
@@ -58,8 +67,9 @@ def build_accounts(
         session_idle_timeout=settings.session_idle_timeout,
         password_min_length=settings.password_min_length,
         clock=clock,
+        throttle=throttle,
     )
-    return accounts, store, hasher
+    return accounts, store, hasher, throttle
 
 
 def create_app(
@@ -70,12 +80,17 @@ def create_app(
     clock: Clock | None = None,
 ) -> App:
     """Return the ASGI app serving both Toggl path sets (accounts and /api/v9)."""
-    accounts, store, hasher = build_accounts(settings, store=store, mailer=mailer, clock=clock)
+    accounts, store, hasher, throttle = build_accounts(
+        settings, store=store, mailer=mailer, clock=clock
+    )
     opened_store = store
     purging: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
         purging.append(asyncio.get_running_loop().create_task(purge_sessions(accounts)))
+        if settings.redis_url and not await throttle.check():
+            # log-ins and the other limited requests get 503 until Redis answers
+            log.error("PUNCHCLOCK_REDIS_URL: Redis does not answer; limited requests get 503")
 
     async def shutdown() -> None:
         for task in purging:
@@ -83,8 +98,13 @@ def create_app(
         await accounts.drain()
         await opened_store.close()
         await hasher.close()
+        await throttle.close()
 
-    api = Api(accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
+    api = Api(
+        accounts,
+        trusted_origins={settings.public_origin, *settings.allowed_origins},
+        clients=Clients(settings.trusted_proxies),
+    )
     return App(api.routes(), accounts=accounts, on_startup=startup, on_shutdown=shutdown)
 
 
