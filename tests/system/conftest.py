@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,11 @@ def free_port() -> int:
         return port
 
 
-def server_env(data_dir: Path, base_url: str) -> dict[str, str]:
-    """Return this process's environment without PUNCHCLOCK_* settings, plus the server's own."""
+def server_env(
+    data_dir: Path, base_url: str, settings: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return this process's environment without PUNCHCLOCK_* settings, plus the server's own
+    (and `settings`)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PUNCHCLOCK_")}
     return {
         **inherited,
@@ -47,6 +50,7 @@ def server_env(data_dir: Path, base_url: str) -> dict[str, str]:
         # cheap argon2 keeps the suite fast; tests/unit checks the defaults
         "PUNCHCLOCK_ARGON2_TIME_COST": "1",
         "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024",
+        **(settings or {}),
     }
 
 
@@ -80,7 +84,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(root: Path, *args: str) -> Iterator[Server]:
+def running_server(
+    root: Path, *args: str, settings: Mapping[str, str] | None = None
+) -> Iterator[Server]:
     """Run `python -m punchclock serve [args]` on a free port until the block ends.
 
     After the server stops, its log must hold no traceback: an error the server swallowed
@@ -94,7 +100,7 @@ def running_server(root: Path, *args: str) -> Iterator[Server]:
         process = subprocess.Popen(
             [sys.executable, "-m", "punchclock", "serve", "--port", str(port), *args],
             cwd=root,
-            env=server_env(data_dir, base_url),
+            env=server_env(data_dir, base_url, settings),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
