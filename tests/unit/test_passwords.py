@@ -164,3 +164,11 @@ def test_the_common_password_lists_hold_at_least_100000_entries() -> None:
     assert shipped >= 15_000
     assert shipped + packaged >= 100_000
     assert "qwertyuiop" in common_passwords()
+
+
+async def test_passwords_are_never_truncated(hasher: PasswordHasher) -> None:
+    password = "p" + "ø" * 127  # 128 characters, 255 bytes in UTF-8
+    digest = await hasher.hash(password)
+    assert await hasher.verify(digest, password)
+    assert not await hasher.verify(digest, password[:-1])
+    assert not await hasher.verify(digest, password[:72])  # bcrypt's limit, in bytes
