@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import LAX_LIMITS
+
 STARTUP_TIMEOUT = 15.0  # seconds for the server to answer its first request
 SHUTDOWN_TIMEOUT = 10.0  # seconds to exit after SIGTERM before it is killed
 
@@ -50,6 +52,9 @@ def server_env(
         # cheap argon2 keeps the suite fast; tests/unit checks the defaults
         "PUNCHCLOCK_ARGON2_TIME_COST": "1",
         "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024",
+        # every test signs up and logs in from 127.0.0.1, far more than the limits allow;
+        # tests/http/test_throttling.py tests them
+        **LAX_LIMITS,
         **(settings or {}),
     }
 

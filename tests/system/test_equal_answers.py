@@ -12,26 +12,17 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import LAX_LIMITS
-from tests.system.conftest import Server, running_server
+from tests.system.conftest import Server
 
 pytestmark = pytest.mark.system
 TRIES = 60
 WARM_UP = 5
 BOUND = 1.10
 PAUSE = 0.01  # seconds after each try, untimed: the previous try's mail is written by then
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server whose limits this test's many requests do not reach."""
-    with running_server(tmp_path_factory.mktemp("timing"), settings=LAX_LIMITS) as running:
-        yield running
 
 
 def medians(client: httpx.Client, emails: dict[str, str]) -> dict[str, float]:
