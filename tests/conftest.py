@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from punchclock.config import Settings
+from punchclock.config import RATE_LIMIT_VARIABLES, Settings
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
@@ -24,6 +24,11 @@ FAST_HASHING = {
     "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024",
     "PUNCHCLOCK_HASH_POOL": "threads",
 }
+
+# Tests about something else log in with wrong passwords, sign up and ask for resets far
+# more often than anyone should: they run with limits nobody reaches. The production
+# defaults are tested in tests/unit/test_config.py, the limits in tests/http/test_throttling.py.
+LAX_LIMITS = {name: "100000/minute" for name in RATE_LIMIT_VARIABLES.values()}
 
 
 class FixedClock:
@@ -87,6 +92,7 @@ def base_env(data_dir: Path) -> dict[str, str]:
         "PUNCHCLOCK_DATA_DIR": str(data_dir),
         "PUNCHCLOCK_PUBLIC_URL": "http://testserver",
         **FAST_HASHING,
+        **LAX_LIMITS,
     }
 
 

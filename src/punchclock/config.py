@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import email.policy
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import limits
 
 from punchclock.errors import ConfigError
 
@@ -21,6 +24,38 @@ class Argon2Params:
     time_cost: int = 2
     memory_cost: int = 19456  # KiB = 19 MiB: OWASP Password Storage Cheat Sheet minimum
     parallelism: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """How many attempts of each kind are allowed, as `limits` strings ("" = no limit).
+
+    Each is one or more moving windows, "10/minute;30/hour;100/day": an attempt is refused
+    while any window is full. Failed log-ins are counted per account (NIST SP 800-63B
+    5.2.2: at most 100 consecutive failures; ASVS 4.0.3 V2.2.1: at most 100 an hour) and,
+    more strictly, per account and client address, so that one attacker is slowed down
+    long before the account's own limit shuts out its owner elsewhere.
+    """
+
+    log_in_per_account: str = "10/minute;30/hour;100/day"
+    log_in_per_account_and_ip: str = "5/minute;15/hour;50/day"
+    sign_up_per_ip: str = "10/hour;50/day"
+    reset_request_per_email: str = "3/hour;10/day"
+    reset_request_per_ip: str = "10/hour;50/day"
+    reset_confirm_per_ip: str = "10/hour;50/day"
+    api_per_user_and_ip: str = ""  # off: Toggl's clients make several calls as they start
+
+
+# the variable that sets each field of RateLimits
+RATE_LIMIT_VARIABLES = {
+    "log_in_per_account": "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT",
+    "log_in_per_account_and_ip": "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT_AND_IP",
+    "sign_up_per_ip": "PUNCHCLOCK_SIGNUP_LIMIT_PER_IP",
+    "reset_request_per_email": "PUNCHCLOCK_RESET_REQUEST_LIMIT_PER_EMAIL",
+    "reset_request_per_ip": "PUNCHCLOCK_RESET_REQUEST_LIMIT_PER_IP",
+    "reset_confirm_per_ip": "PUNCHCLOCK_RESET_CONFIRM_LIMIT_PER_IP",
+    "api_per_user_and_ip": "PUNCHCLOCK_API_RATE_LIMIT",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +76,11 @@ class Settings:
     session_idle_timeout: int = 0  # seconds without use after which a session ends; 0: never
     password_min_length: int = 8  # NIST SP 800-63B rev. 4 asks 15 where a password is alone
     allowed_origins: frozenset[str] = frozenset()  # besides PUBLIC_URL's, for cookie writes
+    rate_limits: RateLimits = RateLimits()
+    redis_url: str | None = None  # None: throttling counters are kept in each process
+    redis_key_prefix: str = "punchclock"
+    # proxies whose X-Forwarded-For is believed; none: the socket's peer is the client
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +119,15 @@ class Settings:
             ),
             allowed_origins=_origins(env.get("PUNCHCLOCK_ALLOWED_ORIGINS", "")),
             password_min_length=_int(env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH", 8, 8, 15),
+            rate_limits=RateLimits(
+                **{
+                    field: _rate_limit(env, name, getattr(RateLimits(), field))
+                    for field, name in RATE_LIMIT_VARIABLES.items()
+                }
+            ),
+            redis_url=_redis_url(env.get("PUNCHCLOCK_REDIS_URL") or None),
+            redis_key_prefix=_key_prefix(env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or "punchclock"),
+            trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
         )
 
     @property
@@ -99,6 +148,62 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """Return a `limits` string such as "10/minute;100/day"; "off" (or "") is no limit."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip()
+    if value.lower() in ("", "off"):
+        return ""
+    try:
+        windows = limits.parse_many(value)
+    except ValueError:
+        windows = []
+    if not windows or any(window.amount < 1 for window in windows):
+        raise ConfigError(f"{name} must be limits such as 10/minute;100/day (or off), got {raw!r}")
+    return value
+
+
+def _redis_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise ConfigError(
+            "PUNCHCLOCK_REDIS_URL must look like redis://host:6379/0, "
+            f"rediss://user:pass@host:6380/0 or unix:///path/to/redis.sock; got {url!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(f"PUNCHCLOCK_REDIS_URL has an invalid port: {url!r}") from None
+    return url
+
+
+def _key_prefix(prefix: str) -> str:
+    if not all(c.isascii() and (c.isalnum() or c in "-_.:") for c in prefix) or len(prefix) > 64:
+        raise ConfigError(
+            f"PUNCHCLOCK_REDIS_KEY_PREFIX must be up to 64 letters, digits and -_.: got {prefix!r}"
+        )
+    return prefix
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                "PUNCHCLOCK_TRUSTED_PROXIES must be IP addresses or networks "
+                f"(10.0.0.1, 10.0.0.0/8, fd00::/8), comma-separated; got {item!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -75,6 +75,17 @@ class Overloaded(PunchclockError):
     message = "Server is busy, please retry shortly"
 
 
+class Throttled(PunchclockError):
+    """Too many attempts of this kind from this caller or on this account; retry later."""
+
+    code = "throttled"
+    message = "Too many attempts, please retry later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after  # seconds until an attempt may succeed
+
+
 class ConfigError(PunchclockError):
     """The configuration cannot be used; the message names the variable."""
 

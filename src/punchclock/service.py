@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import zoneinfo
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ from punchclock.models import (
 )
 from punchclock.passwords import PasswordHasher, VerifiedPasswords
 from punchclock.store import Store
+from punchclock.throttle import Throttle
 from punchclock.tokens import (
     SecretBox,
     SessionTokens,
@@ -116,6 +117,7 @@ class Accounts:
         clock: Clock | None = None,
         verified_passwords: VerifiedPasswords | None = None,
         mail_queued: Callable[[], None] | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self._store = store
         self._mail_queued = mail_queued or (lambda: None)  # wakes this process's mail sender
@@ -131,6 +133,7 @@ class Accounts:
         self._background: set[asyncio.Task[None]] = set()
         self._verified = verified_passwords or VerifiedPasswords()
         self._verifying: dict[bytes, asyncio.Future[Account]] = {}
+        self._throttle = throttle
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -150,6 +153,10 @@ class Accounts:
             min_length=self._password_min_length,
             context=passwords.context_words(email, fullname),
         )
+        if self._throttle is not None:
+            # sign-ups cost a hash and tell whether an email is taken: limited per address
+            # (ASVS 4.0.3 V2.2.1 anti-automation; ASVS 5 V6.3.8)
+            await self._throttle.sign_up(client.ip)
         password_hash = await self._hasher.hash(form.password)
         accounts_id = new_accounts_id()
         token = new_api_token()
@@ -191,11 +198,14 @@ class Accounts:
         )
         return token
 
-    async def update_profile(self, auth: Authenticated, fields: Mapping[str, Any]) -> Account:
+    async def update_profile(
+        self, auth: Authenticated, fields: Mapping[str, Any], client: ClientInfo | None = None
+    ) -> Account:
         """Change profile fields and, given the current password, the password.
 
         Every field is checked before anything is written, so a bad request changes nothing.
-        A password change ends every other session (ASVS 4.0.3 V3.3.3).
+        A password change ends every other session (ASVS 4.0.3 V3.3.3). A wrong current
+        password is a failed log-in: it counts towards the same limits.
         """
         changes = _profile_changes(fields)
         if not isinstance(fields.get("current_password"), str | None):
@@ -217,7 +227,8 @@ class Accounts:
                     *passwords.context_words(changes.email or "", changes.fullname or ""),
                 ],
             )
-            if not await self._hasher.verify(auth.account.password_hash, current):
+            verify = functools.partial(self._hasher.verify, account.password_hash, current)
+            if not await self._password_attempt(account.email, client, verify):
                 raise CurrentPasswordInvalid()
             new_hash = await self._hasher.hash(new_password)
         account = await self._store.update_profile(
@@ -236,7 +247,9 @@ class Accounts:
 
         A log-in always costs a full hash: the cache of verified passwords serves API calls.
         """
-        account = await self._check_password(await self._account_by_email(email), password)
+        account = await self._check_password(
+            email, await self._account_by_email(email), password, client
+        )
         return account, await self._start_session(account, remember_me, client)
 
     async def log_out(self, auth: Authenticated, cookie_token: str | None) -> None:
@@ -252,13 +265,15 @@ class Accounts:
         if jti is not None:
             await self._store.delete_session(auth.account.id, jti)
 
-    async def authenticate_basic(self, username: str, password: str) -> Authenticated:
+    async def authenticate_basic(
+        self, username: str, password: str, client: ClientInfo | None = None
+    ) -> Authenticated:
         """Authenticate HTTP Basic credentials: `<token>:api_token` or `email:password`."""
         # Emails always hold an "@" and tokens never do, so a password that happens to be
         # "api_token" still works with its email.
         if password == API_TOKEN_PASSWORD and "@" not in username:
             return await self.authenticate_token(username)
-        return Authenticated(await self.authenticate_password(username, password))
+        return Authenticated(await self.authenticate_password(username, password, client))
 
     async def authenticate_token(self, token: str) -> Authenticated:
         account = await self._store.account_by_token(self._secrets.token_lookup(token))
@@ -278,7 +293,9 @@ class Accounts:
         self._touch(claims.jti, now)
         return Authenticated(account, claims.jti)
 
-    async def authenticate_password(self, email: str, password: str) -> Account:
+    async def authenticate_password(
+        self, email: str, password: str, client: ClientInfo | None = None
+    ) -> Account:
         """Authenticate Basic email:password on an API call; a repeat caller skips argon2."""
         account = await self._account_by_email(email)
         now = self._clock.now()
@@ -287,10 +304,11 @@ class Accounts:
             key, account.id, account.password_hash, now
         ):
             return account
-        # Callers that send the same pair at once (a client starting up) share one hash.
+        # Callers that send the same pair at once (a client starting up) share one hash,
+        # and one attempt as the limits on failed log-ins count them.
         pending = self._verifying.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._check_password(account, password))
+            pending = asyncio.ensure_future(self._check_password(email, account, password, client))
             self._verifying[key] = pending
             pending.add_done_callback(lambda _: self._verifying.pop(key, None))
         account = await asyncio.shield(pending)
@@ -300,15 +318,18 @@ class Accounts:
     async def _account_by_email(self, email: str) -> Account | None:
         return await self._store.account_by_email(email) if _EMAIL.fullmatch(email) else None
 
-    async def _check_password(self, account: Account | None, password: str) -> Account:
+    async def _check_password(
+        self, email: str, account: Account | None, password: str, client: ClientInfo | None
+    ) -> Account:
         """Return the account if the password is its own; raise InvalidCredentials otherwise.
 
         An unknown email, a closed account and a wrong password all cost one hash and give
         the same error, so neither the answer nor its timing tells whether an email has an
-        account (ASVS 5 V6.3.8).
+        account (ASVS 5 V6.3.8). They are also throttled alike, by the email as given.
         """
         password_hash = account.password_hash if account is not None else None
-        if not await self._hasher.verify(password_hash, password) or account is None:
+        verify = functools.partial(self._hasher.verify, password_hash, password)
+        if not await self._password_attempt(email, client, verify) or account is None:
             raise InvalidCredentials()
         if self._hasher.needs_rehash(account.password_hash):
             # the argon2 parameters were raised since this hash was made (OWASP CS1)
@@ -316,6 +337,22 @@ class Accounts:
             await self._store.replace_password_hash(account.id, account.password_hash, new_hash)
             account = msgspec.structs.replace(account, password_hash=new_hash)
         return account
+
+    async def _password_attempt(
+        self, email: str, client: ClientInfo | None, verify: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Check a password, unless the account has had too many failures (Throttled).
+
+        Every path that checks a password comes here: log-in, Basic email:password and the
+        current password of a change (ASVS 4.0.3 V2.2.1; NIST SP 800-63B 5.2.2). The limit
+        is checked before the hash, so a throttled guess costs no CPU and is answered
+        the same whether or not the email has an account. Failures are counted per account
+        and, more strictly, per account and address; a success clears the address's count,
+        so an attacker elsewhere delays the owner only at the laxer per-account limit.
+        """
+        if self._throttle is None:
+            return await verify()
+        return await self._throttle.password_attempt(email, client.ip if client else "", verify)
 
     async def _start_session(
         self, account: Account, remember_me: bool, client: ClientInfo
@@ -358,6 +395,19 @@ class Accounts:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    @property
+    def limits_api_calls(self) -> bool:
+        """Tell whether API calls are limited per user (PUNCHCLOCK_API_RATE_LIMIT)."""
+        return self._throttle is not None and bool(self._throttle.api_per_user_and_ip.windows)
+
+    async def count_api_call(self, auth: Authenticated, client: ClientInfo) -> None:
+        """Refuse (Throttled) a user calling faster than PUNCHCLOCK_API_RATE_LIMIT allows.
+
+        Off by default; like Toggl's, the limit is per user and address (compat.md).
+        """
+        if self._throttle is not None:
+            await self._throttle.api_call(auth.account.id, client.ip)
+
     def signing_keys(self) -> KeyRing:
         """Return the keys session JWTs are signed and verified with (for the JWKS)."""
         return self._sessions.ring
@@ -385,15 +435,20 @@ class Accounts:
 
     # -- password reset -------------------------------------------------------------------
 
-    def request_password_reset(self, email: str) -> None:
+    async def request_password_reset(self, email: str, client: ClientInfo | None = None) -> None:
         """Queue a reset code for the email if it has an account; answer the same either way.
 
         All the work, the lookup included, happens after the answer is sent, and nothing
         is sent during the request (the outbox sender mails it later), so the answer can
         tell nothing about the email, nor about the mail server, through its content or
-        its timing (OWASP Forgot Password Cheat Sheet).
+        its timing (OWASP Forgot Password Cheat Sheet). Requests are limited per email and
+        per address, known emails or not, so that nobody can flood an inbox or probe many
+        emails quickly.
         """
-        self._in_background(self._queue_reset_code(_email(email)))
+        email = _email(email)
+        if self._throttle is not None:
+            await self._throttle.reset_request(email, client.ip if client else "")
+        self._in_background(self._queue_reset_code(email))
 
     async def confirm_password_reset(
         self, code: str, password: str, client: ClientInfo
@@ -401,6 +456,9 @@ class Accounts:
         """Use a reset code once: set the password, end every session, start a new one."""
         # the policy is checked before the code is used, so that a retry can use it
         passwords.check_policy(password, min_length=self._password_min_length)
+        if self._throttle is not None:
+            # codes are 256 random bits, but guessing still costs lookups (ASVS 5 V6.6.3)
+            await self._throttle.reset_confirm(client.ip)
         if not _RESET_CODE.fullmatch(code):
             raise ResetCodeInvalid()
         lookup = self._secrets.reset_code_lookup(code)

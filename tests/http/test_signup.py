@@ -202,7 +202,9 @@ async def test_the_minimum_password_length_is_configurable(env: dict[str, str]) 
         app.running(),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
     ):
-        short = await c.post("/api/signup", json={"email": "a@example.com", "password": "x" * 14})
+        # "x" * 15 would do, but it is on the list of common passwords
+        fourteen, fifteen = "quiet red lamp", "quiet red lamps"
+        short = await c.post("/api/signup", json={"email": "a@example.com", "password": fourteen})
         assert (short.status_code, short.json()) == (400, "Password must be at least 15 characters")
-        ok = await c.post("/api/signup", json={"email": "a@example.com", "password": "x" * 15})
+        ok = await c.post("/api/signup", json={"email": "a@example.com", "password": fifteen})
         assert ok.status_code == 200

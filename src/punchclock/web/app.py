@@ -19,8 +19,10 @@ from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
 from punchclock.store.postgres import PostgresStore
 from punchclock.store.sqlite import SQLiteStore
+from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
+from punchclock.web.auth import Clients
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -31,12 +33,18 @@ class Parts:
     """The service and what it stands on, with what must run when a worker starts and stops."""
 
     def __init__(
-        self, accounts: Accounts, store: Store, hasher: PasswordHasher, sender: OutboxSender
+        self,
+        accounts: Accounts,
+        store: Store,
+        hasher: PasswordHasher,
+        sender: OutboxSender,
+        throttle: Throttle,
     ) -> None:
         self.accounts = accounts
         self.store = store
         self.hasher = hasher
         self.sender = sender  # delivers the outbox: this process's mail and any other's
+        self.throttle = throttle
         self.on_start: list[Callable[[], Awaitable[None]]] = []
         self.tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run until shutdown
 
@@ -51,7 +59,8 @@ def build_accounts(
     """Make the service, what it stands on, and the sender of the mail it queues."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     today = dt.datetime.now(dt.UTC).date()
-    secrets = SecretBox(settings.secret_key or load_secret_key(settings.data_dir))
+    secret = settings.secret_key or load_secret_key(settings.data_dir)
+    secrets = SecretBox(secret)
     on_start: list[Callable[[], Awaitable[None]]] = []
     tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []
     ring: Callable[[], KeyRing]
@@ -87,6 +96,13 @@ def build_accounts(
         max_pending=settings.hash_queue,
         processes=settings.hash_processes,
     )
+    throttle = (
+        Throttle.in_redis(
+            settings.rate_limits, secret, settings.redis_url, settings.redis_key_prefix
+        )
+        if settings.redis_url
+        else Throttle.in_memory(settings.rate_limits, secret)
+    )
     accounts = Accounts(
         store=store,
         hasher=hasher,
@@ -98,8 +114,9 @@ def build_accounts(
         password_min_length=settings.password_min_length,
         clock=clock,
         mail_queued=sender.wake,
+        throttle=throttle,
     )
-    parts = Parts(accounts, store, hasher, sender)
+    parts = Parts(accounts, store, hasher, sender, throttle)
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge_sessions(accounts)]
     return parts
@@ -125,6 +142,9 @@ def create_app(
         loop = asyncio.get_running_loop()
         running.extend(loop.create_task(task()) for task in parts.tasks)
         parts.sender.start()
+        if settings.redis_url and not await parts.throttle.check():
+            # log-ins and the other limited requests get 503 until Redis answers
+            log.error("PUNCHCLOCK_REDIS_URL: Redis does not answer; limited requests get 503")
 
     async def drain() -> None:
         await parts.accounts.drain()  # the mail queued after answers is in the outbox...
@@ -137,8 +157,13 @@ def create_app(
         await parts.sender.stop()
         await parts.store.close()
         await parts.hasher.close()
+        await parts.throttle.close()
 
-    api = Api(parts.accounts, trusted_origins={settings.public_origin, *settings.allowed_origins})
+    api = Api(
+        parts.accounts,
+        trusted_origins={settings.public_origin, *settings.allowed_origins},
+        clients=Clients(settings.trusted_proxies),
+    )
     return App(
         api.routes(),
         accounts=parts.accounts,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+import ipaddress
+from collections.abc import Iterable, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from punchclock.config import SESSION_LIFETIME
 from punchclock.errors import CrossSiteRequest, InvalidCredentials
+from punchclock.models import ClientInfo
 from punchclock.service import Accounts, Authenticated, IssuedSession
 
 COOKIE = "__Secure-accounts-session"
@@ -19,6 +21,65 @@ MAX_CREDENTIAL = 4096  # characters: a longer Authorization header is refused un
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FORWARDED = 32  # X-Forwarded-For entries read, from the right; the rest are ignored
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Clients:
+    """The one place that tells who is calling: the client's address and user agent.
+
+    The address is the socket's peer, unless that peer is one of `trusted_proxies`: then
+    X-Forwarded-For is read from the right, each trusted proxy's entry skipped, and the
+    first address a trusted proxy did not write is the client. Entries further left were
+    written by the client itself and could say anything, so they are never believed.
+    """
+
+    def __init__(self, trusted_proxies: Sequence[Network] = ()) -> None:
+        self._trusted = tuple(trusted_proxies)
+
+    def __call__(self, request: Request) -> ClientInfo:
+        return ClientInfo(
+            ip=self.address(request), user_agent=request.headers.get("user-agent", "")
+        )
+
+    def address(self, request: Request) -> str:
+        peer = request.client.host if request.client else ""
+        if not self._trusted or not self._is_trusted(peer):
+            return peer
+        hops = [
+            hop.strip()
+            for header in request.headers.getlist("x-forwarded-for")
+            for hop in header.split(",")
+        ][-MAX_FORWARDED:]
+        client = peer
+        for hop in reversed(hops):
+            address = _address(hop)
+            if address is None:  # not an address: a trusted proxy did not write it
+                return client
+            client = address
+            if not self._is_trusted(address):
+                return address
+        return client  # every hop is a trusted proxy: the leftmost is as far as we know
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+
+def _address(hop: str) -> str | None:
+    """Return an X-Forwarded-For entry as an address (without a port), or None."""
+    if hop.startswith("["):  # [2001:db8::1]:443
+        hop = hop[1:].partition("]")[0]
+    elif hop.count(":") == 1:  # 192.0.2.1:443
+        hop = hop.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(hop))
+    except ValueError:
+        return None
 
 
 class Authenticator:
@@ -27,15 +88,26 @@ class Authenticator:
     Every failure raises InvalidCredentials, whatever went wrong.
     """
 
-    def __init__(self, accounts: Accounts, trusted_origins: Iterable[str]) -> None:
+    def __init__(
+        self, accounts: Accounts, trusted_origins: Iterable[str], clients: Clients | None = None
+    ) -> None:
         self._accounts = accounts
         self._trusted_origins = frozenset(o.lower() for o in trusted_origins)
+        self._clients = clients or Clients()
 
     async def __call__(self, request: Request) -> Authenticated:
+        auth = await self._authenticate(request)
+        if self._accounts.limits_api_calls:  # off by default, and off the hot path then
+            await self._accounts.count_api_call(auth, self._clients(request))
+        return auth
+
+    async def _authenticate(self, request: Request) -> Authenticated:
         header = request.headers.get("authorization")
         if header is not None:  # Basic carries its own credentials: no CSRF to fear
             username, password = _basic_credentials(header)
-            return await self._accounts.authenticate_basic(username, password)
+            return await self._accounts.authenticate_basic(
+                username, password, self._clients(request)
+            )
         token = session_cookie(request)
         if token is None:
             raise InvalidCredentials()

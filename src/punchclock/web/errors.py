@@ -22,6 +22,7 @@ from punchclock.errors import (
     ResetCodeInvalid,
     SessionNotFound,
     StoreUnavailable,
+    Throttled,
 )
 
 JSON = "application/json; charset=utf-8"
@@ -39,6 +40,7 @@ STATUS: dict[type[PunchclockError], int] = {
     StoreUnavailable: 503,
     SessionNotFound: 404,
     CrossSiteRequest: 403,
+    Throttled: 429,
 }
 
 _forbidden_body = msgspec.json.encode(InvalidCredentials.message)
@@ -67,7 +69,11 @@ def response_for(exc: Exception) -> Response:
             return error_response("Internal server error", 500)
         if type(exc) is InvalidCredentials:
             return forbidden()  # the commonest error, its body encoded once
-        headers = {"Retry-After": "1"} if status == 503 else None
+        headers = None
+        if isinstance(exc, Throttled):
+            headers = {"Retry-After": str(exc.retry_after)}
+        elif status == 503:
+            headers = {"Retry-After": "1"}
         return error_response(exc.message, status, headers)
     if isinstance(exc, HTTPException):
         message = exc.detail if exc.status_code != 404 else "Not found"

@@ -13,12 +13,13 @@ from starlette.responses import Response
 
 from punchclock import keys
 from punchclock.errors import InvalidInput
-from punchclock.models import Account, ClientInfo
+from punchclock.models import Account
 from punchclock.service import Accounts, SignUp
 from punchclock.web import wire
 from punchclock.web.asgi import Route
 from punchclock.web.auth import (
     Authenticator,
+    Clients,
     clear_session_cookie,
     session_cookie,
     set_session_cookie,
@@ -31,13 +32,6 @@ T = TypeVar("T")
 
 def json_response(value: object, status: int = 200) -> Response:
     return Response(msgspec.json.encode(value), status, media_type=JSON)
-
-
-def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(
-        ip=request.client.host if request.client else "",
-        user_agent=request.headers.get("user-agent", ""),
-    )
 
 
 async def read_body(request: Request) -> bytes:
@@ -68,9 +62,11 @@ class Api:
         accounts: Accounts,
         trusted_origins: Iterable[str] = (),
         render_cache_size: int = 4096,
+        clients: Clients | None = None,
     ) -> None:
         self.accounts = accounts
-        self.authenticate = Authenticator(accounts, trusted_origins)
+        self.client = clients or Clients()
+        self.authenticate = Authenticator(accounts, trusted_origins, self.client)
         # /me is the hottest answer there is. Its body depends only on the account row, which
         # is read afresh on every request, so a body cached by that row is never stale.
         self._me_body = functools.lru_cache(maxsize=render_cache_size)(self._render_me)
@@ -109,7 +105,7 @@ class Api:
             tos_accepted_for=body.tos_accepted_for,
             remember_me=body.remember_me,
         )
-        account, session = await self.accounts.sign_up(form, client_info(request))
+        account, session = await self.accounts.sign_up(form, self.client(request))
         response = self._me_response(account)
         set_session_cookie(response, session)
         return response
@@ -117,7 +113,7 @@ class Api:
     async def log_in(self, request: Request) -> Response:
         body = await read_json(request, wire.LogInBody)
         account, session = await self.accounts.log_in(
-            body.email, body.password, body.remember_me, client_info(request)
+            body.email, body.password, body.remember_me, self.client(request)
         )
         response = self._me_response(account)
         set_session_cookie(response, session)
@@ -162,13 +158,13 @@ class Api:
 
     async def request_reset(self, request: Request) -> Response:
         body = await read_json(request, wire.ResetRequestBody)
-        self.accounts.request_password_reset(body.email)
+        await self.accounts.request_password_reset(body.email, self.client(request))
         return json_response("OK")
 
     async def confirm_reset(self, request: Request) -> Response:
         body = await read_json(request, wire.ResetConfirmBody)
         account, session = await self.accounts.confirm_password_reset(
-            request.path_params["code"], body.password, client_info(request)
+            request.path_params["code"], body.password, self.client(request)
         )
         response = self._me_response(account)
         set_session_cookie(response, session)
@@ -185,7 +181,7 @@ class Api:
     async def update_me(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         fields = await read_json(request, dict[str, Any])
-        account = await self.accounts.update_profile(auth, fields)
+        account = await self.accounts.update_profile(auth, fields, self.client(request))
         return json_response(wire.me_updated(account, self.accounts.api_token(account)))
 
     async def logged(self, request: Request) -> Response:

@@ -1,0 +1,1 @@
+"""Password blocklists, shipped as package data: what they hold is in README.md."""

@@ -1,0 +1,223 @@
+"""Throttling: how many attempts of each kind a caller may make, counted in moving windows.
+
+What is limited and why is said where the limits are applied, in service.py; the numbers
+come from config.RateLimits. Counters live in this process (`limits`' memory storage) or,
+given PUNCHCLOCK_REDIS_URL, in Redis, where every worker and server shares them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+
+from punchclock.config import RateLimits
+from punchclock.errors import Overloaded, Throttled
+
+log = logging.getLogger("punchclock.throttle")
+
+T = TypeVar("T")
+IPV6_PREFIX = 64  # an IPv6 client usually holds a whole /64: counted as one address
+
+
+class Rule:
+    """The windows of one kind of attempt, e.g. 10/minute;30/hour;100/day ("": none)."""
+
+    def __init__(self, name: str, spec: str) -> None:
+        self.name = name
+        self.windows: tuple[RateLimitItem, ...] = tuple(parse_many(spec)) if spec else ()
+
+
+class Throttle:
+    """Count attempts against RateLimits; raise Throttled(retry_after) when one is over.
+
+    Identifiers (emails, addresses) are stored as keyed hashes, so the counters' store
+    holds no email address.
+    """
+
+    def __init__(self, rates: RateLimits, storage: Storage, key: bytes) -> None:
+        self._storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._key = hashlib.blake2b(key, person=b"punchclock-thr", digest_size=32).digest()
+        self.log_in_per_account = Rule("log-in-account", rates.log_in_per_account)
+        self.log_in_per_account_and_ip = Rule("log-in-account-ip", rates.log_in_per_account_and_ip)
+        self.sign_up_per_ip = Rule("sign-up-ip", rates.sign_up_per_ip)
+        self.reset_request_per_email = Rule("reset-email", rates.reset_request_per_email)
+        self.reset_request_per_ip = Rule("reset-ip", rates.reset_request_per_ip)
+        self.reset_confirm_per_ip = Rule("reset-confirm-ip", rates.reset_confirm_per_ip)
+        self.api_per_user_and_ip = Rule("api-user-ip", rates.api_per_user_and_ip)
+        # password checks started by this process and not finished: counted as if they
+        # will fail, so that a burst of simultaneous guesses cannot overshoot a limit
+        self._in_flight: Counter[tuple[str, str]] = Counter()
+
+    @classmethod
+    def in_memory(cls, rates: RateLimits, key: bytes) -> Throttle:
+        return cls(rates, MemoryStorage(), key)
+
+    @classmethod
+    def in_redis(cls, rates: RateLimits, key: bytes, url: str, key_prefix: str) -> Throttle:
+        """Keep the counters in Redis (redis://, rediss:// or unix:// URL)."""
+        if url.startswith("unix://"):
+            uri = "async+redis+unix://" + url.removeprefix("unix://")
+        else:
+            uri = "async+" + url
+        return cls(rates, RedisStorage(uri, wrap_exceptions=True, key_prefix=key_prefix), key)
+
+    async def close(self) -> None:
+        """Stop the memory store's expiry task; close the connections to Redis."""
+        timer = getattr(self._storage, "timer", None)
+        if timer is not None:
+            timer.cancel()
+        # limits has no close(): its coredis client's pool is reached through the bridge
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+            await asyncio.sleep(0)  # the transports close on the loop's next turn
+
+    async def reset(self) -> None:
+        """Forget every count (an operator lifting all limits at once; tests)."""
+        await self._call(self._storage.reset())
+
+    async def check(self) -> bool:
+        """Tell whether the counters' store answers."""
+        try:
+            return await self._storage.check()
+        except Exception:
+            return False
+
+    # -- what the service counts ----------------------------------------------------------
+
+    async def password_attempt(
+        self, email: str, ip: str, verify: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Run one password check for the account named by `email`, unless it is throttled.
+
+        Refused before `verify` runs (so a throttled attempt costs no hash) while either
+        the account or the account from this address has had too many failures. A failure
+        is counted on both; a success clears the address's count.
+        """
+        account = ("log-in", self._id(_email_key(email)))
+        pair = ("log-in", self._id(_email_key(email), _address_key(ip)))
+        per_account = (self.log_in_per_account, account)
+        per_pair = (self.log_in_per_account_and_ip, pair)
+        await self._refuse_if_full(per_account, per_pair)
+        self._in_flight[account] += 1
+        self._in_flight[pair] += 1
+        try:
+            ok = await verify()
+        finally:
+            self._in_flight[account] -= 1
+            self._in_flight[pair] -= 1
+            if not self._in_flight[account]:
+                del self._in_flight[account]
+            if not self._in_flight[pair]:
+                del self._in_flight[pair]
+        if ok:
+            await self._clear(per_pair)
+        else:
+            await self._hit(per_account, per_pair)
+        return ok
+
+    async def sign_up(self, ip: str) -> None:
+        await self._take((self.sign_up_per_ip, ("ip", self._id(_address_key(ip)))))
+
+    async def reset_request(self, email: str, ip: str) -> None:
+        await self._take(
+            (self.reset_request_per_email, ("email", self._id(_email_key(email)))),
+            (self.reset_request_per_ip, ("ip", self._id(_address_key(ip)))),
+        )
+
+    async def reset_confirm(self, ip: str) -> None:
+        await self._take((self.reset_confirm_per_ip, ("ip", self._id(_address_key(ip)))))
+
+    async def api_call(self, account_id: int, ip: str) -> None:
+        if self.api_per_user_and_ip.windows:  # off by default: nothing to await then
+            subject = ("user-ip", self._id(str(account_id), _address_key(ip)))
+            await self._take((self.api_per_user_and_ip, subject))
+
+    # -- counting -------------------------------------------------------------------------
+
+    def _id(self, *parts: str) -> str:
+        data = "\0".join(parts).encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(data, key=self._key, digest_size=16).hexdigest()
+
+    async def _take(self, *counted: tuple[Rule, tuple[str, str]]) -> None:
+        """Count one attempt on every rule, or raise Throttled and count nothing."""
+        await self._refuse_if_full(*counted)
+        await self._hit(*counted)
+
+    async def _refuse_if_full(self, *counted: tuple[Rule, tuple[str, str]]) -> None:
+        full: list[tuple[RateLimitItem, tuple[str, str]]] = []
+        for rule, subject in counted:
+            cost = self._in_flight[subject] + 1
+            for window in rule.windows:
+                allowed = cost <= window.amount and await self._call(
+                    self._limiter.test(window, rule.name, *subject, cost=cost)
+                )
+                if not allowed:
+                    full.append((window, subject))
+        if full:
+            raise Throttled(await self._retry_after(full, counted))
+
+    async def _retry_after(
+        self,
+        full: list[tuple[RateLimitItem, tuple[str, str]]],
+        counted: tuple[tuple[Rule, tuple[str, str]], ...],
+    ) -> int:
+        names = {subject: rule.name for rule, subject in counted}
+        now = time.time()
+        wait = 1.0
+        for window, subject in full:
+            stats = await self._call(
+                self._limiter.get_window_stats(window, names[subject], *subject)
+            )
+            wait = max(wait, stats.reset_time - now)
+        return math.ceil(wait)
+
+    async def _hit(self, *counted: tuple[Rule, tuple[str, str]]) -> None:
+        for rule, subject in counted:
+            for window in rule.windows:
+                await self._call(self._limiter.hit(window, rule.name, *subject))
+
+    async def _clear(self, *counted: tuple[Rule, tuple[str, str]]) -> None:
+        for rule, subject in counted:
+            for window in rule.windows:
+                await self._call(self._limiter.clear(window, rule.name, *subject))
+
+    async def _call(self, work: Awaitable[T]) -> T:
+        """Await a storage call; a store that cannot be reached refuses the attempt (503)."""
+        try:
+            return await work
+        except StorageError as e:
+            # failing closed: without counters, guesses could not be limited
+            log.error("the throttling store failed: %s", e.storage_error)
+            raise Overloaded() from None
+
+
+def _email_key(email: str) -> str:
+    """Return an email as an account is found by it (unknown ones are counted the same)."""
+    return unicodedata.normalize("NFKC", email).strip().casefold()
+
+
+def _address_key(ip: str) -> str:
+    """Return the address as counted: IPv6 by its /64, anything unparseable as itself."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)
