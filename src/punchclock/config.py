@@ -67,6 +67,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "punchclock <no-reply@localhost>"
     mail_max_age: int = 24 * 3600  # seconds a message is tried before it becomes a dead letter
+    mail_retention: int = 30 * 24 * 3600  # seconds sent and dead messages stay listed
     reset_code_ttl: int = 3600  # seconds
     argon2: Argon2Params = Argon2Params()
     hash_workers: int = 0  # 0 = one per CPU core
@@ -103,6 +104,9 @@ class Settings:
             smtp_url=smtp_url,
             mail_from=mail_from,
             mail_max_age=_int(env, "PUNCHCLOCK_MAIL_MAX_AGE", 24 * 3600, 60, 30 * 24 * 3600),
+            mail_retention=_int(
+                env, "PUNCHCLOCK_MAIL_RETENTION", 30 * 24 * 3600, 3600, 365 * 24 * 3600
+            ),
             reset_code_ttl=_int(env, "PUNCHCLOCK_RESET_CODE_TTL", 3600, 60, 7 * 24 * 3600),
             argon2=Argon2Params(
                 time_cost=_int(env, "PUNCHCLOCK_ARGON2_TIME_COST", 2, 1, 100),

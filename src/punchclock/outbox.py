@@ -70,6 +70,7 @@ class OutboxSender:
         *,
         sender: str,
         max_age: int,
+        keep: int = 30 * 24 * 3600,
         now: Callable[[], int] | None = None,
         batch: int = BATCH,
         send_timeout: float = SEND_TIMEOUT,
@@ -82,6 +83,7 @@ class OutboxSender:
         self._box = secrets_box
         self._sender = sender
         self._max_age = max_age * 1_000_000  # microseconds
+        self._keep = keep * 1_000_000  # how long sent and dead messages stay listed
         self._now = now or _system_now
         self._batch = batch
         self._send_timeout = send_timeout
@@ -95,6 +97,13 @@ class OutboxSender:
         self._passing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    async def forget_old(self) -> int:
+        """Remove sent and dead messages older than the retention; return how many.
+
+        A sent message keeps no body, but its recipient and subject are personal data
+        that `mail list` needs only for a while (GDPR storage limitation)."""
+        return await self._store.delete_old_mail(self._now() - self._keep)
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next tick: a message was just queued."""

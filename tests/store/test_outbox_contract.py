@@ -163,3 +163,29 @@ async def test_list_shows_newest_first_and_failed_only_on_request(store: Store) 
     assert [r.id for r in await store.list_mail(limit=2)] == [ids[4], ids[3]]
     failed = await store.list_mail(failed_only=True)
     assert [r.id for r in failed] == [ids[4], ids[2]]  # a retried dead letter has attempts 0
+
+
+async def test_closing_an_account_forgets_its_mail_and_only_its_mail(store: Store) -> None:
+    ann = await store.create_account(new_account())
+    await store.create_account(new_account("bob@example.com", n=2))
+    await store.replace_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))  # queued
+    await store.enqueue_mail(outgoing(2))
+    await claim(store, "a" * 32)
+    assert await store.mark_mail_sent(outgoing(2).id, "a" * 32, T0)  # sent, still listed
+    await store.enqueue_mail(outgoing(3, recipient="bob@example.com"))
+    await store.close_account(ann.id, T0 + 1)
+    assert [m.recipient for m in await store.list_mail()] == ["bob@example.com"]
+
+
+async def test_old_sent_and_dead_mail_is_forgotten_and_queued_mail_never(store: Store) -> None:
+    for n in (1, 2, 3):
+        await store.enqueue_mail(outgoing(n, created_at=T0 + n))
+    assert sorted(await claim(store, "a" * 32, now=T0 + 10)) == [outgoing(n).id for n in (1, 2, 3)]
+    assert await store.mark_mail_sent(outgoing(1).id, "a" * 32, T0 + 10)
+    assert await store.mark_mail_dead(outgoing(2).id, "a" * 32, "550 no such user")
+    assert await store.mark_mail_retry(outgoing(3).id, "a" * 32, T0 + 20, "421 busy")
+    await store.enqueue_mail(outgoing(4, created_at=T0 + 100))
+    await claim(store, "b" * 32, now=T0 + 100)
+    assert await store.mark_mail_sent(outgoing(4).id, "b" * 32, T0 + 100)
+    assert await store.delete_old_mail(T0 + 50) == 2  # the old sent one and the dead one
+    assert sorted(m.id for m in await store.list_mail()) == [outgoing(3).id, outgoing(4).id]

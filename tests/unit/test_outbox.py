@@ -192,3 +192,16 @@ async def test_the_running_sender_is_woken_by_an_enqueue_and_stops_cleanly(
         await asyncio.sleep(0.02)
     await sender.stop()
     assert len(mailer.sent) == 1
+
+
+async def test_sent_mail_is_forgotten_after_the_retention(
+    store: SQLiteStore, smtp_server: SmtpServer, clock: FixedClock
+) -> None:
+    sender = sender_for(store, SmtpMailer(smtp_server.url), clock, keep=DAY)
+    await store.enqueue_mail(queued(1, clock.now()))
+    assert (await sender.send_due()).sent == 1
+    clock.advance(DAY - 1)
+    assert await sender.forget_old() == 0
+    clock.advance(2)
+    assert await sender.forget_old() == 1
+    assert await store.list_mail() == []

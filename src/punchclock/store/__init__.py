@@ -97,7 +97,8 @@ class Store(Protocol):
     ) -> None: ...
 
     async def close_account(self, account_id: int, now: int) -> None:
-        """End every session, token, password and code; erase personal data."""
+        """End every session, token, password and code; erase personal data, including
+        every message in the outbox addressed to the account's email, sent or not."""
         ...
 
     async def replace_reset_code(
@@ -174,6 +175,11 @@ class Store(Protocol):
         """Queue a dead message again: state queued, attempts 0, queued_at and
         next_attempt_at = now, no lease; last_error stays until the next outcome.
         False if there is no dead message with that id."""
+        ...
+
+    async def delete_old_mail(self, before: int) -> int:
+        """Remove sent and dead messages created before `before` (queued ones stay, whatever
+        their age: the sender dead-letters them first); return how many."""
         ...
 
     async def close(self) -> None: ...

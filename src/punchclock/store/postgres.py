@@ -358,6 +358,13 @@ class PostgresStore:
 
     async def close_account(self, account_id: int, now: int) -> None:
         async def tx(db: Connection) -> None:
+            # before the email is erased: its mail, queued (a reset code) or kept for
+            # `mail list`, names the person too
+            await db.execute(
+                "DELETE FROM outbox WHERE recipient IN "
+                "(SELECT email FROM accounts WHERE id = $1 AND email IS NOT NULL)",
+                account_id,
+            )
             await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
             await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
             await db.execute(
@@ -496,6 +503,14 @@ class PostgresStore:
             now,
         )
         return row is not None
+
+    async def delete_old_mail(self, before: int) -> int:
+        row = await self._fetchrow(
+            "WITH gone AS (DELETE FROM outbox WHERE state IN ('sent', 'dead') "
+            "AND created_at < $1 RETURNING 1) SELECT count(*) FROM gone",
+            before,
+        )
+        return int(row[0]) if row else 0
 
     # -- signing keys: shared by every host (sealed under the server key by the caller) --
 

@@ -304,6 +304,13 @@ class SQLiteStore:
 
     async def close_account(self, account_id: int, now: int) -> None:
         def tx(db: sqlite3.Connection) -> None:
+            # before the email is erased: its mail, queued (a reset code) or kept for
+            # `mail list`, names the person too
+            db.execute(
+                "DELETE FROM outbox WHERE recipient IN "
+                "(SELECT email FROM accounts WHERE id = ? AND email IS NOT NULL)",
+                (account_id,),
+            )
             db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
             db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
             db.execute(
@@ -448,6 +455,14 @@ class SQLiteStore:
                 ).rowcount
                 > 0
             )
+
+        return await self._transact(tx)
+
+    async def delete_old_mail(self, before: int) -> int:
+        def tx(db: sqlite3.Connection) -> int:
+            return db.execute(
+                "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < ?", (before,)
+            ).rowcount
 
         return await self._transact(tx)
 

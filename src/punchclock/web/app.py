@@ -26,7 +26,7 @@ from punchclock.web.auth import Clients
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
-PURGE_INTERVAL = 600.0  # seconds between sweeps of expired sessions
+PURGE_INTERVAL = 600.0  # seconds between sweeps of expired sessions and old mail
 
 
 class Parts:
@@ -86,6 +86,7 @@ def build_accounts(
         secrets,
         sender=settings.mail_from,
         max_age=settings.mail_max_age,
+        keep=settings.mail_retention,
         now=clock.now if clock is not None else None,
     )
     hasher = PasswordHasher(
@@ -118,7 +119,7 @@ def build_accounts(
     )
     parts = Parts(accounts, store, hasher, sender, throttle)
     parts.on_start += on_start
-    parts.tasks += [*tasks, lambda: purge_sessions(accounts)]
+    parts.tasks += [*tasks, lambda: purge(accounts, sender)]
     return parts
 
 
@@ -173,17 +174,18 @@ def create_app(
     )
 
 
-async def purge_sessions(accounts: Accounts, every: float = PURGE_INTERVAL) -> None:
-    """Remove expired and idle sessions from the store now and then, for as long as we run."""
+async def purge(accounts: Accounts, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
+    """Remove expired and idle sessions, and old mail, now and then, for as long as we run."""
     while True:
         await asyncio.sleep(every)
         try:
-            removed = await accounts.purge_sessions()
+            sessions = await accounts.purge_sessions()
+            mail = await sender.forget_old()
         except Exception:
-            log.exception("purging expired sessions failed; trying again later")
+            log.exception("purging expired sessions or old mail failed; trying again later")
         else:
-            if removed:
-                log.info("purged %d expired or idle sessions", removed)
+            if sessions or mail:
+                log.info("purged %d expired or idle sessions and %d old messages", sessions, mail)
 
 
 def app_from_env() -> App:
