@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from punchclock.errors import StoreUnavailable
 from punchclock.mail import SEND_TIMEOUT, DeliveryFailed, Mailer, render
 from punchclock.models import ClaimedMail, Message
 from punchclock.store import Store
@@ -149,12 +150,21 @@ class OutboxSender:
             )
 
     async def _run(self) -> None:
+        store_down = False
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.send_due()
+            except StoreUnavailable:  # an outage, not a bug: one line when it starts
+                if not store_down:
+                    log.warning("the database is unavailable: mail waits until it is back")
+                store_down = True
             except Exception:
                 log.exception("looking for queued mail failed; trying again in a moment")
+            else:
+                if store_down:
+                    log.info("the database is back: sending mail again")
+                store_down = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
 

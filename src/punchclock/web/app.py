@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from punchclock.config import SESSION_LIFETIME, Settings
+from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
 from punchclock.mail import Mailer, mailer_for
 from punchclock.outbox import OutboxSender
@@ -181,6 +182,8 @@ async def purge(accounts: Accounts, sender: OutboxSender, every: float = PURGE_I
         try:
             sessions = await accounts.purge_sessions()
             mail = await sender.forget_old()
+        except StoreUnavailable:
+            log.warning("the database is unavailable: purging waits for the next round")
         except Exception:
             log.exception("purging expired sessions or old mail failed; trying again later")
         else:
