@@ -6,6 +6,7 @@ from typing import Protocol
 
 from punchclock.models import (
     Account,
+    AuditEvent,
     ClaimedMail,
     MailRecord,
     NewAccount,
@@ -174,6 +175,29 @@ class Store(Protocol):
         """Queue a dead message again: state queued, attempts 0, queued_at and
         next_attempt_at = now, no lease; last_error stays until the next outcome.
         False if there is no dead message with that id."""
+        ...
+
+    # -- the audit trail ---------------------------------------------------------------------
+
+    async def record_event(
+        self,
+        at: int,
+        event: str,
+        account_id: int | None,
+        ip: str,
+        user_agent: str,
+        detail: str | None = None,
+    ) -> None:
+        """Append a security event to the audit trail."""
+        ...
+
+    async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
+        """Return up to `limit` events at or after `since`, newest first (then highest id);
+        only the account's when `account_id` is not None."""
+        ...
+
+    async def delete_events_before(self, at: int) -> int:
+        """Remove the events recorded before `at`; return how many."""
         ...
 
     async def close(self) -> None: ...
