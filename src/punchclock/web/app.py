@@ -115,10 +115,11 @@ def build_accounts(
         clock=clock,
         mail_queued=sender.wake,
         throttle=throttle,
+        audit_retention_days=settings.audit_retention_days,
     )
     parts = Parts(accounts, store, hasher, sender, throttle)
     parts.on_start += on_start
-    parts.tasks += [*tasks, lambda: purge_sessions(accounts)]
+    parts.tasks += [*tasks, lambda: purge_sessions(accounts), lambda: purge_events(accounts)]
     return parts
 
 
@@ -184,6 +185,19 @@ async def purge_sessions(accounts: Accounts, every: float = PURGE_INTERVAL) -> N
         else:
             if removed:
                 log.info("purged %d expired or idle sessions", removed)
+
+
+async def purge_events(accounts: Accounts, every: float = PURGE_INTERVAL) -> None:
+    """Remove audit events past PUNCHCLOCK_AUDIT_RETENTION_DAYS now and then, while we run."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            removed = await accounts.purge_events()
+        except Exception:
+            log.exception("purging old audit events failed; trying again later")
+        else:
+            if removed:
+                log.info("purged %d audit events past their retention", removed)
 
 
 def app_from_env() -> App:
