@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from punchclock import __version__
 from punchclock.config import Settings
 from punchclock.errors import ConfigError, StoreError, StoreUnavailable
-from punchclock.models import MailRecord
+from punchclock.models import AuditEvent, MailRecord
 
 if TYPE_CHECKING:
     from punchclock.keys import KeyRing
@@ -57,6 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     mail_commands.add_parser(
         "send", help="send every message that is due, once, then exit (serve does it all along)"
     )
+    audit = commands.add_parser("audit", help="the audit trail of security events, newest first")
+    audit.add_argument("--account", metavar="EMAIL", help="only this account's events")
+    audit.add_argument(
+        "--since",
+        type=_since,
+        default=0,
+        help="only events from then on: an ISO 8601 date or time (UTC unless it says), "
+        "or an age such as 7d, 12h or 30m",
+    )
+    audit.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
@@ -80,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(manage_keys(settings, args.keys_command, getattr(args, "kid", None)))
     if args.command == "mail":
         return asyncio.run(manage_mail(settings, args))
+    if args.command == "audit":
+        return asyncio.run(show_audit(settings, args.account, args.since, args.limit))
     if not 1 <= args.port <= 65535 or args.workers < 1:
         parser.error("--port must be 1-65535 and --workers at least 1")
     if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
@@ -245,6 +258,62 @@ async def manage_mail(settings: Settings, args: argparse.Namespace) -> int:
         return 1 if tally.retrying or tally.dead else 0
     finally:
         await store.close()
+
+
+async def show_audit(settings: Settings, email: str | None, since: int, limit: int) -> int:
+    """Print security events, newest first, one a line."""
+    store = _open_store(settings)
+    try:
+        account_id = None
+        if email is not None:
+            account = await store.account_by_email(email)
+            if account is None:  # the operator's own tool: no need to hide who has an account
+                return 0
+            account_id = account.id
+        for event in await store.events(account_id, since, limit):
+            print(_audit_line(event))
+        return 0
+    finally:
+        await store.close()
+
+
+_AGE = re.compile(r"(\d+)([dhm])")
+_AGE_UNITS = {"d": 86400, "h": 3600, "m": 60}  # seconds
+
+
+def _since(value: str) -> int:
+    """Parse --since (an ISO 8601 date/time, or an age like 7d) to microseconds since the epoch."""
+    age = _AGE.fullmatch(value)
+    if age is not None:
+        seconds = int(age.group(1)) * _AGE_UNITS[age.group(2)]
+        return int(dt.datetime.now(dt.UTC).timestamp() - seconds) * 1_000_000
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: give an ISO 8601 date or time (2026-01-31, 2026-01-31T12:00) "
+            "or an age (7d, 12h, 30m)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _audit_line(event: AuditEvent) -> str:
+    """One event as `audit` prints it: when, what, whose, from where, with what agent.
+
+    The user agent is quoted with repr(): the client wrote it, and it must not be able to
+    forge lines or send escape sequences to the operator's terminal.
+    """
+    moment = dt.datetime.fromtimestamp(event.at / 1_000_000, dt.UTC)
+    account = "-" if event.account_id is None else str(event.account_id)
+    line = (
+        f"{moment:%Y-%m-%dT%H:%M:%S.%fZ}  {event.event:<15}  account {account}  "
+        f"{event.ip or '-'}  {event.user_agent!r}"
+    )
+    if event.detail:
+        line += f"  ({event.detail})"
+    return line
 
 
 def _open_store(settings: Settings) -> Store:

@@ -76,6 +76,7 @@ class Settings:
     secret_key: bytes | None = None  # None = keep it in <data_dir>/secret.key
     session_idle_timeout: int = 0  # seconds without use after which a session ends; 0: never
     password_min_length: int = 8  # NIST SP 800-63B rev. 4 asks 15 where a password is alone
+    audit_retention_days: int = 90  # days security events are kept in the audit trail
     allowed_origins: frozenset[str] = frozenset()  # besides PUBLIC_URL's, for cookie writes
     rate_limits: RateLimits = RateLimits()
     redis_url: str | None = None  # None: throttling counters are kept in each process
@@ -123,6 +124,7 @@ class Settings:
             ),
             allowed_origins=_origins(env.get("PUNCHCLOCK_ALLOWED_ORIGINS", "")),
             password_min_length=_int(env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH", 8, 8, 15),
+            audit_retention_days=_int(env, "PUNCHCLOCK_AUDIT_RETENTION_DAYS", 90, 1, 3650),
             rate_limits=RateLimits(
                 **{
                     field: _rate_limit(env, name, getattr(RateLimits(), field))

@@ -126,3 +126,15 @@ class MailRecord(msgspec.Struct, frozen=True):
     next_attempt_at: int
     sent_at: int | None
     last_error: str | None
+
+
+class AuditEvent(msgspec.Struct, frozen=True):
+    """A security event, as the audit trail keeps it: never a password, token, cookie or code."""
+
+    id: int
+    at: int
+    event: str  # sign_up, log_in, log_in_failed, throttled, session_ended, ... (service.py)
+    account_id: int | None  # None: no account is known (a failed log-in on an unknown email)
+    ip: str
+    user_agent: str
+    detail: str | None  # which path or kind, e.g. "log_out" for a session_ended

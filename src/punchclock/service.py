@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import html
@@ -10,7 +11,7 @@ import logging
 import re
 import time
 import zoneinfo
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from punchclock.errors import (
     ResetCodeInvalid,
     SessionNotFound,
     StoreUnavailable,
+    Throttled,
 )
 from punchclock.keys import KeyRing
 from punchclock.models import (
@@ -56,6 +58,7 @@ log = logging.getLogger("punchclock.service")
 TOUCH_INTERVAL = 60 * 1_000_000  # microseconds between recorded uses of a session
 API_TOKEN_PASSWORD = "api_token"  # noqa: S105 - Basic auth with "<token>:api_token" means the API token
 MAX_ID = 2**63 - 1  # the largest id a 64-bit database column holds
+DAY = 24 * 3600 * 1_000_000  # microseconds
 _EMAIL = re.compile(
     r"(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
     r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
@@ -118,8 +121,10 @@ class Accounts:
         verified_passwords: VerifiedPasswords | None = None,
         mail_queued: Callable[[], None] | None = None,
         throttle: Throttle | None = None,
+        audit_retention_days: int = 90,
     ) -> None:
         self._store = store
+        self._audit_retention_days = audit_retention_days
         self._mail_queued = mail_queued or (lambda: None)  # wakes this process's mail sender
         self._hasher = hasher
         self._sessions = sessions
@@ -134,6 +139,7 @@ class Accounts:
         self._verified = verified_passwords or VerifiedPasswords()
         self._verifying: dict[bytes, asyncio.Future[Account]] = {}
         self._throttle = throttle
+        self._throttled_seen: dict[tuple[str, int | None, str], int] = {}  # -> last recorded
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -156,7 +162,8 @@ class Accounts:
         if self._throttle is not None:
             # sign-ups cost a hash and tell whether an email is taken: limited per address
             # (ASVS 4.0.3 V2.2.1 anti-automation; ASVS 5 V6.3.8)
-            await self._throttle.sign_up(client.ip)
+            with self._throttled_recorded("sign_up", None, client):
+                await self._throttle.sign_up(client.ip)
         password_hash = await self._hasher.hash(form.password)
         accounts_id = new_accounts_id()
         token = new_api_token()
@@ -173,12 +180,14 @@ class Accounts:
                 now=self._clock.now(),
             )
         )
+        self._record("sign_up", account.id, client)
         return account, await self._start_session(account, form.remember_me, client)
 
-    async def close_account(self, auth: Authenticated) -> None:
+    async def close_account(self, auth: Authenticated, client: ClientInfo | None = None) -> None:
         """End every session, the API token and the password at once; erase personal data."""
         await self._store.close_account(auth.account.id, self._clock.now())
         self._verified.forget_account(auth.account.id)
+        self._record("account_closed", auth.account.id, client)
 
     async def workspaces(self, auth: Authenticated) -> list[Workspace]:
         return await self._store.workspaces_of(auth.account.id)
@@ -187,7 +196,7 @@ class Accounts:
         """Return the account's API token, decrypted for display."""
         return self._secrets.open_token(account.api_token_sealed, account.accounts_id)
 
-    async def reset_api_token(self, auth: Authenticated) -> str:
+    async def reset_api_token(self, auth: Authenticated, client: ClientInfo | None = None) -> str:
         """Give the account a new API token; the old one stops working at once."""
         token = new_api_token()
         await self._store.set_api_token(
@@ -196,6 +205,7 @@ class Accounts:
             self._secrets.seal_token(token, auth.account.accounts_id),
             self._clock.now(),
         )
+        self._record("api_token_reset", auth.account.id, client)
         return token
 
     async def update_profile(
@@ -228,7 +238,8 @@ class Accounts:
                 ],
             )
             verify = functools.partial(self._hasher.verify, account.password_hash, current)
-            if not await self._password_attempt(account.email, client, verify):
+            if not await self._password_attempt(account.email, client, verify, account.id):
+                self._record("log_in_failed", account.id, client, "current_password")
                 raise CurrentPasswordInvalid()
             new_hash = await self._hasher.hash(new_password)
         account = await self._store.update_profile(
@@ -236,6 +247,10 @@ class Accounts:
         )
         if new_hash is not None or changes.email is not None:
             self._verified.forget_account(account.id)
+        if new_hash is not None:
+            self._record("password_changed", account.id, client)
+        if changes.email is not None:
+            self._record("email_changed", account.id, client)
         return account
 
     # -- sessions and authentication ------------------------------------------------------
@@ -248,11 +263,14 @@ class Accounts:
         A log-in always costs a full hash: the cache of verified passwords serves API calls.
         """
         account = await self._check_password(
-            email, await self._account_by_email(email), password, client
+            email, await self._account_by_email(email), password, client, "log_in"
         )
+        self._record("log_in", account.id, client)
         return account, await self._start_session(account, remember_me, client)
 
-    async def log_out(self, auth: Authenticated, cookie_token: str | None) -> None:
+    async def log_out(
+        self, auth: Authenticated, cookie_token: str | None, client: ClientInfo | None = None
+    ) -> None:
         """End the session the cookie names, whatever credential the request carried."""
         jti = auth.jti
         if jti is None and cookie_token:
@@ -264,6 +282,7 @@ class Accounts:
                 jti = claims.jti
         if jti is not None:
             await self._store.delete_session(auth.account.id, jti)
+            self._record("session_ended", auth.account.id, client, "log_out")
 
     async def authenticate_basic(
         self, username: str, password: str, client: ClientInfo | None = None
@@ -308,7 +327,9 @@ class Accounts:
         # and one attempt as the limits on failed log-ins count them.
         pending = self._verifying.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._check_password(email, account, password, client))
+            pending = asyncio.ensure_future(
+                self._check_password(email, account, password, client, "basic")
+            )
             self._verifying[key] = pending
             pending.add_done_callback(lambda _: self._verifying.pop(key, None))
         account = await asyncio.shield(pending)
@@ -319,7 +340,12 @@ class Accounts:
         return await self._store.account_by_email(email) if _EMAIL.fullmatch(email) else None
 
     async def _check_password(
-        self, email: str, account: Account | None, password: str, client: ClientInfo | None
+        self,
+        email: str,
+        account: Account | None,
+        password: str,
+        client: ClientInfo | None,
+        path: str,
     ) -> Account:
         """Return the account if the password is its own; raise InvalidCredentials otherwise.
 
@@ -328,8 +354,12 @@ class Accounts:
         account (ASVS 5 V6.3.8). They are also throttled alike, by the email as given.
         """
         password_hash = account.password_hash if account is not None else None
+        account_id = account.id if account is not None else None
         verify = functools.partial(self._hasher.verify, password_hash, password)
-        if not await self._password_attempt(email, client, verify) or account is None:
+        if not await self._password_attempt(email, client, verify, account_id) or account is None:
+            # `path` says where: "log_in" (POST /api/sessions) or "basic" (email:password
+            # on an API call). An unknown email is recorded without it (see _record).
+            self._record("log_in_failed", account_id, client, path)
             raise InvalidCredentials()
         if self._hasher.needs_rehash(account.password_hash):
             # the argon2 parameters were raised since this hash was made (OWASP CS1)
@@ -339,7 +369,11 @@ class Accounts:
         return account
 
     async def _password_attempt(
-        self, email: str, client: ClientInfo | None, verify: Callable[[], Awaitable[bool]]
+        self,
+        email: str,
+        client: ClientInfo | None,
+        verify: Callable[[], Awaitable[bool]],
+        account_id: int | None = None,
     ) -> bool:
         """Check a password, unless the account has had too many failures (Throttled).
 
@@ -352,7 +386,8 @@ class Accounts:
         """
         if self._throttle is None:
             return await verify()
-        return await self._throttle.password_attempt(email, client.ip if client else "", verify)
+        with self._throttled_recorded("password", account_id, client):
+            return await self._throttle.password_attempt(email, client.ip if client else "", verify)
 
     async def _start_session(
         self, account: Account, remember_me: bool, client: ClientInfo
@@ -390,6 +425,48 @@ class Accounts:
         self._touched[jti] = now
         self._in_background(self._store.touch_session(jti, now))
 
+    def _record(
+        self,
+        event: str,
+        account_id: int | None,
+        client: ClientInfo | None,
+        detail: str | None = None,
+    ) -> None:
+        """Add a security event to the audit trail (ASVS 4.0.3 V7.1.3, V7.2.1).
+
+        Recorded in the background, like a session's use: the write must neither delay
+        the answer nor fail the request (an error is logged by _logged), and the request
+        is done before it lands (drain() waits for it). Callers pass only the event, the
+        account and the client: never a password, token, cookie or code. A failed log-in
+        on an unknown email records no account and no email at all, not even a keyed
+        hash: a hash of an email is still an identifier anyone with the key can test
+        candidate emails against, and the address and time suffice to see an attack.
+        """
+        ip, agent = (client.ip, client.user_agent[:512]) if client is not None else ("", "")
+        self._in_background(
+            self._store.record_event(self._clock.now(), event, account_id, ip, agent, detail)
+        )
+
+    @contextlib.contextmanager
+    def _throttled_recorded(
+        self, what: str, account_id: int | None, client: ClientInfo | None
+    ) -> Iterator[None]:
+        """Record a refused attempt (Throttled) as a `throttled` event, `what` its kind."""
+        try:
+            yield
+        except Throttled:
+            # A throttled attempt costs no hash, so a flood of them is cheap to send: each
+            # kind of refusal is recorded at most once a minute per account and address,
+            # lest the trail turn the flood into as many writes.
+            now = self._clock.now()
+            seen = (what, account_id, client.ip if client is not None else "")
+            if now - self._throttled_seen.get(seen, -TOUCH_INTERVAL) >= TOUCH_INTERVAL:
+                if len(self._throttled_seen) >= 100_000:
+                    self._throttled_seen.clear()
+                self._throttled_seen[seen] = now
+                self._record("throttled", account_id, client, what)
+            raise
+
     def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(_logged(work))
         self._background.add(task)
@@ -406,7 +483,8 @@ class Accounts:
         Off by default; like Toggl's, the limit is per user and address (compat.md).
         """
         if self._throttle is not None:
-            await self._throttle.api_call(auth.account.id, client.ip)
+            with self._throttled_recorded("api_call", auth.account.id, client):
+                await self._throttle.api_call(auth.account.id, client.ip)
 
     def signing_keys(self) -> KeyRing:
         """Return the keys session JWTs are signed and verified with (for the JWKS)."""
@@ -419,19 +497,30 @@ class Accounts:
         now = self._clock.now()
         return await self._store.sessions_of(auth.account.id, now, self._idle_since(now))
 
-    async def end_session(self, auth: Authenticated, session_id: str) -> None:
+    async def end_session(
+        self, auth: Authenticated, session_id: str, client: ClientInfo | None = None
+    ) -> None:
         """End one of the caller's sessions; another account's id is not found (ASVS 3.3.4)."""
         if not await self._store.delete_session_by_id(auth.account.id, session_id):
             raise SessionNotFound()
+        self._record("session_ended", auth.account.id, client, "by_id")
 
-    async def end_other_sessions(self, auth: Authenticated) -> None:
+    async def end_other_sessions(
+        self, auth: Authenticated, client: ClientInfo | None = None
+    ) -> None:
         """End every session of the caller's but the one making the request."""
         await self._store.delete_sessions(auth.account.id, keep_jti=auth.jti)
+        self._record("session_ended", auth.account.id, client, "others")
 
     async def purge_sessions(self) -> int:
         """Remove expired and idle sessions from the store; return how many."""
         now = self._clock.now()
         return await self._store.delete_dead_sessions(now, self._idle_since(now))
+
+    async def purge_events(self) -> int:
+        """Remove audit events older than PUNCHCLOCK_AUDIT_RETENTION_DAYS; return how many."""
+        cutoff = self._clock.now() - self._audit_retention_days * DAY
+        return await self._store.delete_events_before(cutoff)
 
     # -- password reset -------------------------------------------------------------------
 
@@ -447,8 +536,9 @@ class Accounts:
         """
         email = _email(email)
         if self._throttle is not None:
-            await self._throttle.reset_request(email, client.ip if client else "")
-        self._in_background(self._queue_reset_code(email))
+            with self._throttled_recorded("reset_request", None, client):
+                await self._throttle.reset_request(email, client.ip if client else "")
+        self._in_background(self._queue_reset_code(email, client))
 
     async def confirm_password_reset(
         self, code: str, password: str, client: ClientInfo
@@ -458,12 +548,15 @@ class Accounts:
         passwords.check_policy(password, min_length=self._password_min_length)
         if self._throttle is not None:
             # codes are 256 random bits, but guessing still costs lookups (ASVS 5 V6.6.3)
-            await self._throttle.reset_confirm(client.ip)
+            with self._throttled_recorded("reset_confirm", None, client):
+                await self._throttle.reset_confirm(client.ip)
         if not _RESET_CODE.fullmatch(code):
+            self._record("reset_failed", None, client)
             raise ResetCodeInvalid()
         lookup = self._secrets.reset_code_lookup(code)
         owner = await self._store.reset_code_account(lookup, self._clock.now())
         if owner is None:
+            self._record("reset_failed", None, client)
             raise ResetCodeInvalid()
         passwords.check_policy(
             password,
@@ -475,12 +568,17 @@ class Accounts:
         # confirms racing with one code cannot both succeed
         account = await self._store.use_reset_code(lookup, password_hash, self._clock.now())
         if account is None:
+            self._record("reset_failed", owner.id, client, "used_meanwhile")
             raise ResetCodeInvalid()
         self._verified.forget_account(account.id)
+        self._record("reset_completed", account.id, client)
         return account, await self._start_session(account, False, client)
 
-    async def _queue_reset_code(self, email: str) -> None:
+    async def _queue_reset_code(self, email: str, client: ClientInfo | None) -> None:
         account = await self._store.account_by_email(email)
+        # recorded here, after the answer, where the account is known: the request itself
+        # must not take longer for a known email than for an unknown one
+        self._record("reset_requested", account.id if account is not None else None, client)
         if account is None:
             return
         code = new_reset_code()

@@ -22,6 +22,10 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.reset_code_ttl == 3600
     assert settings.secret_key is None
     assert settings.hash_processes is True
+    assert settings.audit_retention_days == 90
+    assert (
+        Settings.from_env({"PUNCHCLOCK_AUDIT_RETENTION_DAYS": "3650"}).audit_retention_days == 3650
+    )
 
 
 def test_default_limits_are_safe_and_counted_in_each_process() -> None:
@@ -112,6 +116,8 @@ def test_secret_key_from_the_environment() -> None:
         ("PUNCHCLOCK_MAIL_MAX_AGE", "0", "PUNCHCLOCK_MAIL_MAX_AGE"),
         ("PUNCHCLOCK_RESET_CODE_TTL", "soon", "integer"),
         ("PUNCHCLOCK_RESET_CODE_TTL", "5", "between"),
+        ("PUNCHCLOCK_AUDIT_RETENTION_DAYS", "0", "between 1 and 3650"),
+        ("PUNCHCLOCK_AUDIT_RETENTION_DAYS", "3651", "between 1 and 3650"),
         ("PUNCHCLOCK_ARGON2_MEMORY_KIB", "-1", "PUNCHCLOCK_ARGON2_MEMORY_KIB"),
         ("PUNCHCLOCK_SECRET_KEY", "***", "PUNCHCLOCK_SECRET_KEY"),
         ("PUNCHCLOCK_SECRET_KEY", "c2hvcnQ", "32 bytes"),

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from punchclock.models import (
     Account,
+    AuditEvent,
     ClaimedMail,
     MailRecord,
     NewAccount,
@@ -180,6 +181,29 @@ class Store(Protocol):
     async def delete_old_mail(self, before: int) -> int:
         """Remove sent and dead messages created before `before` (queued ones stay, whatever
         their age: the sender dead-letters them first); return how many."""
+        ...
+
+    # -- the audit trail ---------------------------------------------------------------------
+
+    async def record_event(
+        self,
+        at: int,
+        event: str,
+        account_id: int | None,
+        ip: str,
+        user_agent: str,
+        detail: str | None = None,
+    ) -> None:
+        """Append a security event to the audit trail."""
+        ...
+
+    async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
+        """Return up to `limit` events at or after `since`, newest first (then highest id);
+        only the account's when `account_id` is not None."""
+        ...
+
+    async def delete_events_before(self, at: int) -> int:
+        """Remove the events recorded before `at`; return how many."""
         ...
 
     async def close(self) -> None: ...

@@ -21,6 +21,7 @@ import asyncpg
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
     Account,
+    AuditEvent,
     ClaimedMail,
     MailRecord,
     NewAccount,
@@ -550,6 +551,46 @@ class PostgresStore:
     async def migrate(self) -> int:
         """Bring the schema up to date; return the version it is now at."""
         return await self._run(migrate, deadline=None)  # a big table's index takes its time
+
+    async def record_event(
+        self,
+        at: int,
+        event: str,
+        account_id: int | None,
+        ip: str,
+        user_agent: str,
+        detail: str | None = None,
+    ) -> None:
+        await self._fetchrow(
+            "INSERT INTO audit_events (at, event, account_id, ip, user_agent, detail) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            at,
+            event,
+            account_id,
+            ip,
+            user_agent,
+            detail,
+        )
+
+    async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
+        # one statement for both cases: "$2 IS NULL" keeps it one prepared query
+        rows = await self._fetch(
+            "SELECT id, at, event, account_id, ip, user_agent, detail FROM audit_events "
+            "WHERE at >= $1 AND ($2::bigint IS NULL OR account_id = $2) "
+            "ORDER BY at DESC, id DESC LIMIT $3",
+            since,
+            account_id,
+            limit,
+        )
+        return [AuditEvent(*row) for row in rows]
+
+    async def delete_events_before(self, at: int) -> int:
+        row = await self._fetchrow(
+            "WITH gone AS (DELETE FROM audit_events WHERE at < $1 RETURNING 1) "
+            "SELECT count(*) FROM gone",
+            at,
+        )
+        return int(row[0]) if row else 0
 
     async def close(self) -> None:
         if self._pool is not None:

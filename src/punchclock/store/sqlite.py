@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
     Account,
+    AuditEvent,
     ClaimedMail,
     MailRecord,
     NewAccount,
@@ -463,6 +464,39 @@ class SQLiteStore:
             return db.execute(
                 "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < ?", (before,)
             ).rowcount
+
+        return await self._transact(tx)
+
+    async def record_event(
+        self,
+        at: int,
+        event: str,
+        account_id: int | None,
+        ip: str,
+        user_agent: str,
+        detail: str | None = None,
+    ) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO audit_events (at, event, account_id, ip, user_agent, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (at, event, account_id, ip, user_agent, detail),
+            )
+
+        await self._transact(tx)
+
+    async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
+        rows = self._db.execute(
+            "SELECT id, at, event, account_id, ip, user_agent, detail FROM audit_events "
+            "WHERE at >= ?1 AND (?2 IS NULL OR account_id = ?2) "
+            "ORDER BY at DESC, id DESC LIMIT ?3",
+            (since, account_id, limit),
+        ).fetchall()
+        return [AuditEvent(*row) for row in rows]
+
+    async def delete_events_before(self, at: int) -> int:
+        def tx(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM audit_events WHERE at < ?", (at,)).rowcount
 
         return await self._transact(tx)
 

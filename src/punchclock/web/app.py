@@ -27,7 +27,7 @@ from punchclock.web.auth import Clients
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
-PURGE_INTERVAL = 600.0  # seconds between sweeps of expired sessions and old mail
+PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
 
 
 class Parts:
@@ -117,6 +117,7 @@ def build_accounts(
         clock=clock,
         mail_queued=sender.wake,
         throttle=throttle,
+        audit_retention_days=settings.audit_retention_days,
     )
     parts = Parts(accounts, store, hasher, sender, throttle)
     parts.on_start += on_start
@@ -176,19 +177,26 @@ def create_app(
 
 
 async def purge(accounts: Accounts, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
-    """Remove expired and idle sessions, and old mail, now and then, for as long as we run."""
+    """Remove expired and idle sessions, old mail and audit events past their retention,
+    now and then, for as long as we run."""
     while True:
         await asyncio.sleep(every)
         try:
             sessions = await accounts.purge_sessions()
             mail = await sender.forget_old()
+            events = await accounts.purge_events()
         except StoreUnavailable:
             log.warning("the database is unavailable: purging waits for the next round")
         except Exception:
-            log.exception("purging expired sessions or old mail failed; trying again later")
+            log.exception("purging old sessions, mail or audit events failed; trying again later")
         else:
-            if sessions or mail:
-                log.info("purged %d expired or idle sessions and %d old messages", sessions, mail)
+            if sessions or mail or events:
+                log.info(
+                    "purged %d expired or idle sessions, %d old messages, %d audit events",
+                    sessions,
+                    mail,
+                    events,
+                )
 
 
 def app_from_env() -> App:

@@ -122,9 +122,9 @@ class Api:
     async def log_out(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         if _flag(request, "others"):
-            await self.accounts.end_other_sessions(auth)
+            await self.accounts.end_other_sessions(auth, self.client(request))
             return Response(status_code=200)
-        await self.accounts.log_out(auth, session_cookie(request))
+        await self.accounts.log_out(auth, session_cookie(request), self.client(request))
         response = Response(status_code=200)
         clear_session_cookie(response)
         return response
@@ -136,7 +136,7 @@ class Api:
 
     async def end_session(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        await self.accounts.end_session(auth, request.path_params["id"])
+        await self.accounts.end_session(auth, request.path_params["id"], self.client(request))
         return Response(status_code=200)
 
     async def jwks(self, request: Request) -> Response:
@@ -151,7 +151,7 @@ class Api:
 
     async def close_account(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        await self.accounts.close_account(auth)
+        await self.accounts.close_account(auth, self.client(request))
         response = Response(status_code=200)
         clear_session_cookie(response)
         return response
@@ -190,7 +190,7 @@ class Api:
 
     async def reset_token(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        return json_response(await self.accounts.reset_api_token(auth))
+        return json_response(await self.accounts.reset_api_token(auth, self.client(request)))
 
 
 @functools.cache
