@@ -41,7 +41,7 @@ class FixedClock:
         return self.microseconds
 
     def advance(self, seconds: float) -> None:
-        self.microseconds += int(seconds * 1_000_000)
+        self.microseconds += round(seconds * 1_000_000)  # int() could fall 1 us short
 
 
 def pytest_report_header() -> str:

@@ -242,9 +242,24 @@ class Accounts:
                 self._record("log_in_failed", account.id, client, "current_password")
                 raise CurrentPasswordInvalid()
             new_hash = await self._hasher.hash(new_password)
+        now = self._clock.now()
+        # The account's (old) address is told of a new password or a new address, so that
+        # its owner learns of a change they did not make (ASVS 4.0.3 V2.2.3, 5 V6.3.7).
+        notices = []
+        if new_hash is not None:
+            notices.append(self._notice(auth.account, _PASSWORD_CHANGED, now, client))
+        if changes.email is not None and changes.email.lower() != auth.account.email.lower():
+            notices.append(self._notice(auth.account, _EMAIL_CHANGED, now, client))
         account = await self._store.update_profile(
-            auth.account.id, changes, self._clock.now(), password_hash=new_hash, keep_jti=auth.jti
+            auth.account.id,
+            changes,
+            now,
+            password_hash=new_hash,
+            keep_jti=auth.jti,
+            notices=notices,
         )
+        if notices:
+            self._mail_queued()
         if new_hash is not None or changes.email is not None:
             self._verified.forget_account(account.id)
         if new_hash is not None:
@@ -564,12 +579,16 @@ class Accounts:
             context=passwords.context_words(owner.email, owner.fullname),
         )
         password_hash = await self._hasher.hash(password)
-        # the code is used in the same transaction that sets the password, so two
-        # confirms racing with one code cannot both succeed
-        account = await self._store.use_reset_code(lookup, password_hash, self._clock.now())
+        now = self._clock.now()
+        # the code is used in the same transaction that sets the password (and queues the
+        # notice of it), so two confirms racing with one code cannot both succeed
+        account = await self._store.use_reset_code(
+            lookup, password_hash, now, self._notice(owner, _PASSWORD_RESET, now, client)
+        )
         if account is None:
             self._record("reset_failed", owner.id, client, "used_meanwhile")
             raise ResetCodeInvalid()
+        self._mail_queued()
         self._verified.forget_account(account.id)
         self._record("reset_completed", account.id, client)
         return account, await self._start_session(account, False, client)
@@ -605,6 +624,36 @@ class Accounts:
             sealed=self._secrets.seal_mail(msgspec.msgpack.encode(message), mail_id),
             created_at=now,
         )
+
+    def _notice(
+        self, account: Account, kind: tuple[str, str], now: int, client: ClientInfo | None
+    ) -> OutgoingMail:
+        """Tell the account's address what happened to it, when and from where."""
+        subject, what = kind
+        moment = dt.datetime.fromtimestamp(now / 1_000_000, dt.UTC)
+        when = f"{moment:%Y-%m-%d %H:%M} UTC"
+        origin = f" from the address {client.ip}" if client is not None and client.ip else ""
+        text = (
+            f"{what} on {when}{origin}.\n\n"
+            "If it was you, there is nothing to do.\n\n"
+            "If it was not you, someone else may have your password: ask for a reset at once\n"
+            f"(POST {self._public_url}/api/me/password_reset/request) and end every session\n"
+            f"you do not recognise (GET and DELETE {self._public_url}/api/sessions).\n"
+        )
+        name = html.escape(account.fullname)
+        body = html.escape(text).replace("\n\n", "</p>\n<p>")
+        message = Message(
+            to=account.email,
+            to_name=account.fullname,
+            subject=subject,
+            text=text,
+            html=(
+                "<!DOCTYPE html>\n"
+                '<html><head><meta charset="utf-8"><title>Account change</title></head>\n'
+                f"<body>\n<p>Hello {name},</p>\n<p>{body}</p>\n</body></html>\n"
+            ),
+        )
+        return self._outgoing(message, now)
 
     def _reset_message(self, account: Account, code: str, expires_at: int) -> Message:
         minutes = self._reset_code_ttl // 60
@@ -647,6 +696,21 @@ class Accounts:
         """Wait for the work started after answers were sent (queuing reset codes) to finish."""
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+
+
+# Notices of credential changes: (subject, what happened, as the text's first words).
+_PASSWORD_CHANGED = (
+    "Your punchclock password was changed",
+    "The password of your punchclock account was changed",
+)
+_PASSWORD_RESET = (
+    "Your punchclock password was reset",
+    "The password of your punchclock account was reset with a code sent to this address",
+)
+_EMAIL_CHANGED = (
+    "Your punchclock email address was changed",
+    "The email address of your punchclock account was changed from this one to another",
+)
 
 
 async def _logged(work: Coroutine[Any, Any, object]) -> None:

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from punchclock.errors import EmailTaken
+from punchclock.models import ProfileChanges
 from punchclock.store import Store
 from tests.store.test_store_contract import HOUR, T0, new_account, outgoing
 
@@ -189,3 +191,25 @@ async def test_old_sent_and_dead_mail_is_forgotten_and_queued_mail_never(store: 
     assert await store.mark_mail_sent(outgoing(4).id, "b" * 32, T0 + 100)
     assert await store.delete_old_mail(T0 + 50) == 2  # the old sent one and the dead one
     assert sorted(m.id for m in await store.list_mail()) == [outgoing(3).id, outgoing(4).id]
+
+
+async def test_a_profile_change_queues_its_notices_only_if_it_is_made(store: Store) -> None:
+    ann = await store.create_account(new_account())
+    await store.create_account(new_account("bob@example.com", n=2))
+    taken = ProfileChanges(email="bob@example.com")
+    with pytest.raises(EmailTaken):
+        await store.update_profile(ann.id, taken, T0, notices=[outgoing(1)])
+    assert await store.list_mail() == []
+    await store.update_profile(
+        ann.id, ProfileChanges(email="ann.b@example.com"), T0, notices=[outgoing(2)]
+    )
+    assert [m.id for m in await store.list_mail()] == [outgoing(2).id]
+
+
+async def test_a_reset_queues_its_notice_only_if_the_code_is_live(store: Store) -> None:
+    ann = await store.create_account(new_account())
+    await store.replace_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    assert await store.use_reset_code(b"code-2", "hash-2", T0, outgoing(2)) is None
+    assert await store.use_reset_code(b"code-1", "hash-2", T0 + 1, outgoing(3)) is not None
+    assert await store.use_reset_code(b"code-1", "hash-3", T0 + 2, outgoing(4)) is None
+    assert sorted(m.id for m in await store.list_mail()) == [outgoing(1).id, outgoing(3).id]

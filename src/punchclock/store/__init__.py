@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from punchclock.models import (
@@ -81,11 +82,13 @@ class Store(Protocol):
         now: int,
         password_hash: str | None = None,
         keep_jti: str | None = None,
+        notices: Sequence[OutgoingMail] = (),
     ) -> Account:
         """Apply the changes; raise EmailTaken, or InvalidInput for a workspace not theirs.
 
         With a password hash, also set the password and end every session but `keep_jti`
-        and every reset code.
+        and every reset code. `notices` are queued in the same transaction (see
+        enqueue_mail): they tell of the change, so they exist exactly when it does.
         """
         ...
 
@@ -114,9 +117,10 @@ class Store(Protocol):
         ...
 
     async def use_reset_code(
-        self, code_lookup: bytes, password_hash: str, now: int
+        self, code_lookup: bytes, password_hash: str, now: int, notice: OutgoingMail | None = None
     ) -> Account | None:
-        """Use a live code once: set the password, end every session; None if not live."""
+        """Use a live code once: set the password, end every session, queue `notice` (in the
+        same transaction); None, and nothing done, if the code is not live."""
         ...
 
     # -- the outbox ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ of hanging, and the first requests after it comes back reconnect by themselves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import asyncpg
@@ -295,6 +295,7 @@ class PostgresStore:
         now: int,
         password_hash: str | None = None,
         keep_jti: str | None = None,
+        notices: Sequence[OutgoingMail] = (),
     ) -> Account:
         values: dict[str, object] = {}
         if changes.fullname is not None:
@@ -333,6 +334,8 @@ class PostgresStore:
                     account_id,
                     keep_jti,
                 )
+            for notice in notices:
+                await _enqueue(db, notice)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
@@ -406,7 +409,7 @@ class PostgresStore:
         return _account(await self._fetchrow(_BY_RESET_CODE, code_lookup, now))
 
     async def use_reset_code(
-        self, code_lookup: bytes, password_hash: str, now: int
+        self, code_lookup: bytes, password_hash: str, now: int, notice: OutgoingMail | None = None
     ) -> Account | None:
         async def tx(db: Connection) -> Account | None:
             # Of two confirmations of one code, the second waits for the first's row lock,
@@ -421,6 +424,8 @@ class PostgresStore:
                 return None
             await _set_password(db, account_id, password_hash, now)
             await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            if notice is not None:
+                await _enqueue(db, notice)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)

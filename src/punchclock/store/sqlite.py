@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -235,6 +235,7 @@ class SQLiteStore:
         now: int,
         password_hash: str | None = None,
         keep_jti: str | None = None,
+        notices: Sequence[OutgoingMail] = (),
     ) -> Account:
         sets: list[str] = []
         args: list[object] = []
@@ -278,6 +279,8 @@ class SQLiteStore:
                     "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?",
                     (account_id, keep_jti),
                 )
+            for notice in notices:
+                _enqueue(db, notice)
             return _account_by_id(db, account_id)
 
         return await self._transact(_unique_email(tx))
@@ -348,7 +351,7 @@ class SQLiteStore:
         return _account(self._db.execute(_BY_RESET_CODE, (code_lookup, now)).fetchone())
 
     async def use_reset_code(
-        self, code_lookup: bytes, password_hash: str, now: int
+        self, code_lookup: bytes, password_hash: str, now: int, notice: OutgoingMail | None = None
     ) -> Account | None:
         def tx(db: sqlite3.Connection) -> Account | None:
             row = db.execute(
@@ -360,6 +363,8 @@ class SQLiteStore:
                 return None
             _set_password(db, row[0], password_hash, now)
             db.execute("DELETE FROM sessions WHERE account_id = ?", (row[0],))
+            if notice is not None:
+                _enqueue(db, notice)
             return _account_by_id(db, row[0])
 
         return await self._transact(tx)
