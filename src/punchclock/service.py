@@ -303,9 +303,7 @@ class Accounts:
         self, username: str, password: str, client: ClientInfo | None = None
     ) -> Authenticated:
         """Authenticate HTTP Basic credentials: `<token>:api_token` or `email:password`."""
-        # Emails always hold an "@" and tokens never do, so a password that happens to be
-        # "api_token" still works with its email.
-        if password == API_TOKEN_PASSWORD and "@" not in username:
+        if is_token_credential(username, password):
             return await self.authenticate_token(username)
         return Authenticated(await self.authenticate_password(username, password, client))
 
@@ -711,6 +709,15 @@ _EMAIL_CHANGED = (
     "Your punchclock email address was changed",
     "The email address of your punchclock account was changed from this one to another",
 )
+
+
+def is_token_credential(username: str, password: str) -> bool:
+    """Tell whether Basic credentials are `<api token>:api_token` rather than email:password.
+
+    Emails always hold an "@" and tokens never do, so a password that happens to be
+    "api_token" still works with its email.
+    """
+    return password == API_TOKEN_PASSWORD and "@" not in username
 
 
 async def _logged(work: Coroutine[Any, Any, object]) -> None:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from punchclock.config import SESSION_LIFETIME
 from punchclock.errors import CrossSiteRequest, InvalidCredentials
 from punchclock.models import ClientInfo
-from punchclock.service import Accounts, Authenticated, IssuedSession
+from punchclock.service import Accounts, Authenticated, IssuedSession, is_token_credential
 
 COOKIE = "__Secure-accounts-session"
 _COOKIE_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Lax"  # as Toggl's accounts service
@@ -105,6 +105,10 @@ class Authenticator:
         header = request.headers.get("authorization")
         if header is not None:  # Basic carries its own credentials: no CSRF to fear
             username, password = _basic_credentials(header)
+            if is_token_credential(username, password):
+                # the hot path: no throttle, no audit, so no need to work out the client
+                # (5 us a request, a quarter of /me by token)
+                return await self._accounts.authenticate_token(username)
             return await self._accounts.authenticate_basic(
                 username, password, self._clients(request)
             )
