@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from punchclock.config import RATE_LIMIT_VARIABLES, Settings
+from punchclock.passwords import PasswordHasher
 from punchclock.service import Accounts
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
@@ -84,6 +85,20 @@ def backend_env(request: pytest.FixtureRequest, base_env: dict[str, str]) -> dic
         return base_env
     url = request.getfixturevalue("postgres_url")
     return {**base_env, "PUNCHCLOCK_DATABASE_URL": url, "PUNCHCLOCK_SECRET_KEY": SECRET_KEY}
+
+
+@pytest.fixture
+def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every argon2 operation (hash or verify) any app makes."""
+    done: list[str] = []
+    run = PasswordHasher._run
+
+    async def counted(self: PasswordHasher, op: str, *args: str) -> str | bool:
+        done.append(op)
+        return await run(self, op, *args)
+
+    monkeypatch.setattr(PasswordHasher, "_run", counted)
+    return done
 
 
 @pytest.fixture

@@ -84,39 +84,40 @@ class SecretBox:
 
     def seal_token(self, token: str, accounts_id: str) -> bytes:
         """Encrypt an API token, bound to its account so it cannot be moved to another."""
-        nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, token.encode(), accounts_id.encode())
+        return _seal(self._aead, token.encode(), accounts_id)
 
     def open_token(self, sealed: bytes, accounts_id: str) -> str:
         """Decrypt an API token sealed by seal_token."""
-        try:
-            return self._aead.decrypt(sealed[:12], sealed[12:], accounts_id.encode()).decode()
-        except InvalidTag:
-            raise ValueError("API token cannot be decrypted: wrong server key?") from None
+        return _open(self._aead, sealed, accounts_id, "API token").decode()
 
     def seal_signing_key(self, pem: bytes, kid: str) -> bytes:
         """Encrypt a session signing key for the database, bound to its kid."""
-        nonce = os.urandom(12)
-        return nonce + self._key_aead.encrypt(nonce, pem, kid.encode())
+        return _seal(self._key_aead, pem, kid)
 
     def open_signing_key(self, sealed: bytes, kid: str) -> bytes:
         """Decrypt a key sealed by seal_signing_key; ValueError under another server key."""
-        try:
-            return self._key_aead.decrypt(sealed[:12], sealed[12:], kid.encode())
-        except InvalidTag:
-            raise ValueError(f"signing key {kid} cannot be decrypted: wrong server key?") from None
+        return _open(self._key_aead, sealed, kid, f"signing key {kid}")
 
     def seal_mail(self, message: bytes, mail_id: str) -> bytes:
         """Encrypt a queued message, bound to its outbox id so it cannot be moved to another."""
-        nonce = os.urandom(12)
-        return nonce + self._mail_aead.encrypt(nonce, message, mail_id.encode())
+        return _seal(self._mail_aead, message, mail_id)
 
     def open_mail(self, sealed: bytes, mail_id: str) -> bytes:
         """Decrypt a message sealed by seal_mail."""
-        try:
-            return self._mail_aead.decrypt(sealed[:12], sealed[12:], mail_id.encode())
-        except InvalidTag:
-            raise ValueError("the message cannot be decrypted: wrong server key?") from None
+        return _open(self._mail_aead, sealed, mail_id, "the message")
+
+
+def _seal(aead: AESGCM, data: bytes, bound_to: str) -> bytes:
+    """Return nonce + AES-GCM ciphertext, authenticated together with `bound_to`."""
+    nonce = os.urandom(12)  # 96 random bits: no repeat in 2^32 seals under one key (NIST 800-38D)
+    return nonce + aead.encrypt(nonce, data, bound_to.encode())
+
+
+def _open(aead: AESGCM, sealed: bytes, bound_to: str, what: str) -> bytes:
+    try:
+        return aead.decrypt(sealed[:12], sealed[12:], bound_to.encode())
+    except InvalidTag:
+        raise ValueError(f"{what} cannot be decrypted: wrong server key?") from None
 
 
 def _derive(master_key: bytes, label: bytes) -> bytes:

@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from punchclock.passwords import PasswordHasher
 from tests.conftest import sign_up
 from tests.support import FORBIDDEN, token_auth
 
@@ -35,19 +34,6 @@ def env(env: dict[str, str]) -> dict[str, str]:
     # argon2id as in production but cheaper (12 MiB, one pass: ~10 ms), so that the
     # hash is most of an answer's time, as it is in production, and the test stays short
     return {**env, "PUNCHCLOCK_ARGON2_MEMORY_KIB": "12288", "PUNCHCLOCK_ARGON2_TIME_COST": "1"}
-
-
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    done: list[str] = []
-    run = PasswordHasher._run
-
-    async def counted(self: PasswordHasher, op: str, *args: str) -> str | bool:
-        done.append(op)
-        return await run(self, op, *args)
-
-    monkeypatch.setattr(PasswordHasher, "_run", counted)
-    return done
 
 
 Case = Callable[[], Awaitable[httpx.Response]]

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from punchclock.config import Settings
-from punchclock.passwords import PasswordHasher
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, sign_up
@@ -54,20 +53,6 @@ async def caller(app: App) -> AsyncIterator[Caller]:
     yield from_address
     for client in opened:
         await client.aclose()
-
-
-@pytest.fixture
-def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every argon2 operation (hash or verify) any app makes."""
-    done: list[str] = []
-    run = PasswordHasher._run
-
-    async def counted(self: PasswordHasher, op: str, *args: str) -> str | bool:
-        done.append(op)
-        return await run(self, op, *args)
-
-    monkeypatch.setattr(PasswordHasher, "_run", counted)
-    return done
 
 
 # The three ways of checking a password: each returns the response to an attempt.

@@ -88,21 +88,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=SHUTDOWN_TIMEOUT)
 
 
-@contextlib.contextmanager
-def running_server(
-    root: Path, *args: str, env: Mapping[str, str] | None = None
-) -> Iterator[Server]:
-    """Run `python -m punchclock serve [args]` on a free port until the block ends.
-
-    `env` adds PUNCHCLOCK_* settings to the server's environment.
-
-    After the server stops, its log must hold no traceback: an error the server swallowed
-    (a reset mail that failed, a 500) fails the test that used it.
-    """
+def start_server(
+    root: Path, *args: str, env: Mapping[str, str] | None = None, log_name: str = "server.log"
+) -> tuple[subprocess.Popen[bytes], Server]:
+    """Start `python -m punchclock serve [args]` on a free port and wait until it answers;
+    the caller stops it (tests that kill it with SIGKILL start it this way)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     data_dir = root / "data"
-    log = root / "server.log"
+    log = root / log_name
     root.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -115,9 +109,29 @@ def running_server(
         )
     try:
         wait_until_answering(process, base_url, log)
-        yield Server(base_url=base_url, data_dir=data_dir, log=log)
+    except BaseException:
+        stop(process)
+        raise
+    return process, Server(base_url=base_url, data_dir=data_dir, log=log)
+
+
+@contextlib.contextmanager
+def running_server(
+    root: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[Server]:
+    """Run `python -m punchclock serve [args]` on a free port until the block ends.
+
+    `env` adds PUNCHCLOCK_* settings to the server's environment.
+
+    After the server stops, its log must hold no traceback: an error the server swallowed
+    (a reset mail that failed, a 500) fails the test that used it.
+    """
+    process, server = start_server(root, *args, env=env)
+    try:
+        yield server
     finally:
         stop(process)
+    log = server.log
     output_text = log.read_text(errors="replace")
     assert "Traceback" not in output_text, f"the server logged an error:\n{output_text}"
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from tests.smtp_server import SmtpServer
 from tests.support import PASSWORD, reset_code_in
-from tests.system.conftest import free_port, running_server, server_env, wait_until_answering
+from tests.system.conftest import running_server, start_server
 
 pytestmark = pytest.mark.system
 
@@ -50,22 +48,10 @@ def test_a_reset_committed_before_the_server_was_killed_is_delivered_after_resta
 ) -> None:
     smtp = SmtpServer()  # not started yet: nothing can be sent before the kill
     mail = {"PUNCHCLOCK_SMTP_URL": smtp.url}
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    data_dir = tmp_path / "data"
-    log = tmp_path / "killed.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "punchclock", "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env={**server_env(data_dir, base_url), **mail},
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process, server = start_server(tmp_path, env=mail, log_name="killed.log")
+    data_dir = server.data_dir
     try:
-        wait_until_answering(process, base_url, log)
-        sign_up_and_request_reset(base_url, "ann@example.com")
+        sign_up_and_request_reset(server.base_url, "ann@example.com")
         # The reset is committed just after the answer, and the first attempt fails at
         # once. Kill the server once that is recorded, when it holds no lease on the
         # message (the next attempt is seconds away): a kill *during* an attempt leaves a

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support import basic, cookie_header, session_from
-from tests.system.conftest import free_port, running_server, server_env, wait_until_answering
+from tests.system.conftest import running_server, start_server
 
 pytestmark = pytest.mark.system
 PASSWORD = "correct horse battery staple"
@@ -30,17 +28,8 @@ def _sign_up(client: httpx.Client, email: str) -> httpx.Response:
 def test_a_server_killed_mid_write_loses_no_acknowledged_account_and_leaves_no_partial_one(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    data_dir = tmp_path / "data"
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "punchclock", "serve", "--port", str(port)],
-            env=server_env(data_dir, base_url),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    server, running = start_server(tmp_path, log_name="killed.log")
+    base_url, data_dir = running.base_url, running.data_dir
     acknowledged: list[str] = []
     killed = threading.Event()
 
@@ -56,7 +45,6 @@ def test_a_server_killed_mid_write_loses_no_acknowledged_account_and_leaves_no_p
                     return
 
     try:
-        wait_until_answering(server, base_url, log)
         with ThreadPoolExecutor(max_workers=8) as pool:
             writers = [pool.submit(keep_signing_up, w) for w in range(8)]
             deadline = time.monotonic() + 20
