@@ -32,6 +32,12 @@ from punchclock.models import (
 )
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
+from punchclock.store.rows import (
+    MAIL_RECORD_COLUMNS,
+    SELECT_ACCOUNT,
+    SESSION_COLUMNS,
+    session_from,
+)
 
 T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
@@ -45,33 +51,20 @@ COMMAND_TIMEOUT = 5.0  # seconds a statement may run
 DEADLINE = 5.0
 MIGRATION_TIMEOUT = 3600.0  # seconds a migration step may run
 
-_ACCOUNT_COLUMNS = (
-    "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
-    "a.timezone, a.beginning_of_week, a.country_id, a.default_workspace_id, "
-    "a.created_at, a.updated_at, a.authorization_updated_at"
-)
-_SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
-_BY_ID = f"{_SELECT_ACCOUNT} WHERE a.id = $1"
-_BY_EMAIL = f"{_SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
-_BY_TOKEN = f"{_SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND a.closed_at IS NULL"
+_BY_ID = f"{SELECT_ACCOUNT} WHERE a.id = $1"
+_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
+_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND a.closed_at IS NULL"
 _BY_SESSION = (
-    f"{_SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
+    f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
     "WHERE s.jti = $1 AND s.expires_at > $2 AND s.last_used_at >= $3 AND a.accounts_id = $4 "
     "AND a.closed_at IS NULL"
 )
 _BY_RESET_CODE = (
-    f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
+    f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
     "WHERE r.code_lookup = $1 AND r.expires_at > $2 AND a.closed_at IS NULL"
 )
 _DUE_MAIL = (
     "state = 'queued' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)"
-)
-_MAIL_RECORD_COLUMNS = (
-    "id, recipient, subject, state, attempts, created_at, queued_at, next_attempt_at, "
-    "sent_at, last_error"
-)
-_SESSION_COLUMNS = (
-    "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
 )
 
 # What a lost, refused or timed-out connection raises; the request answers 503 and the
@@ -212,14 +205,14 @@ class PostgresStore:
 
     async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
         rows = await self._fetch(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
+            f"SELECT {SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
             "WHERE account_id = $1 AND expires_at > $2 AND last_used_at >= $3 "
             "ORDER BY created_at DESC",
             account_id,
             now,
             idle_since,
         )
-        return [_session(row) for row in rows]
+        return [session_from(row) for row in rows]
 
     async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
         row = await self._fetchrow(
@@ -269,7 +262,7 @@ class PostgresStore:
 
     async def add_session(self, session: Session) -> None:
         await self._fetchrow(
-            f"INSERT INTO sessions ({_SESSION_COLUMNS}) "  # noqa: S608 - constant
+            f"INSERT INTO sessions ({SESSION_COLUMNS}) "  # noqa: S608 - constant
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             session.jti,
             session.id,
@@ -494,7 +487,7 @@ class PostgresStore:
             "WHERE state = 'dead' OR (state = 'queued' AND attempts > 0) " if failed_only else ""
         )
         rows = await self._fetch(
-            f"SELECT {_MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
+            f"SELECT {MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
             "ORDER BY created_at DESC, id DESC LIMIT $1",
             limit,
         )
@@ -624,22 +617,6 @@ async def migrate(db: Connection) -> int:
             await db.execute(sql, timeout=MIGRATION_TIMEOUT)
             await db.execute("INSERT INTO punchclock_schema (version) VALUES ($1)", number)
     return len(known)
-
-
-def _session(row: asyncpg.Record) -> Session:
-    jti, id_, account_id, kid, created, used, expires, remember_me, user_agent, ip = row
-    return Session(
-        jti=jti,
-        id=id_,
-        account_id=account_id,
-        kid=kid or "",
-        created_at=created,
-        last_used_at=used,
-        expires_at=expires,
-        remember_me=remember_me,
-        user_agent=user_agent,
-        ip=ip,
-    )
 
 
 async def _enqueue(db: Connection, message: OutgoingMail) -> None:

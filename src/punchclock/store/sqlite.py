@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
@@ -34,36 +34,29 @@ from punchclock.models import (
 )
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
-
-_ACCOUNT_COLUMNS = (
-    "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
-    "a.timezone, a.beginning_of_week, a.country_id, a.default_workspace_id, "
-    "a.created_at, a.updated_at, a.authorization_updated_at"
+from punchclock.store.rows import (
+    MAIL_RECORD_COLUMNS,
+    SELECT_ACCOUNT,
+    SESSION_COLUMNS,
+    session_from,
 )
-_SELECT_ACCOUNT = f"SELECT {_ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
+
 # Built once: the hot path should not format the same SQL string on every request.
-_BY_ID = f"{_SELECT_ACCOUNT} WHERE a.id = ?"
-_BY_EMAIL = f"{_SELECT_ACCOUNT} WHERE a.email_key = ? AND a.closed_at IS NULL"
-_BY_TOKEN = f"{_SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND a.closed_at IS NULL"
+_BY_ID = f"{SELECT_ACCOUNT} WHERE a.id = ?"
+_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = ? AND a.closed_at IS NULL"
+_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND a.closed_at IS NULL"
 _BY_SESSION = (
-    f"{_SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
+    f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
     "WHERE s.jti = ? AND s.expires_at > ? AND s.last_used_at >= ? AND a.accounts_id = ? "
     "AND a.closed_at IS NULL"
 )
-_SESSION_COLUMNS = (
-    "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
-)
 _BY_RESET_CODE = (
-    f"{_SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
+    f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
     "WHERE r.code_lookup = ? AND r.expires_at > ? AND a.closed_at IS NULL"
 )
 
 _DUE_MAIL = "state = 'queued' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
 _HELD_MAIL = "id = ? AND claim_token = ? AND state = 'queued'"
-_MAIL_RECORD_COLUMNS = (
-    "id, recipient, subject, state, attempts, created_at, queued_at, next_attempt_at, "
-    "sent_at, last_error"
-)
 
 T = TypeVar("T")
 
@@ -148,12 +141,12 @@ class SQLiteStore:
 
     async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
         rows = self._db.execute(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
+            f"SELECT {SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
             "WHERE account_id = ? AND expires_at > ? AND last_used_at >= ? "
             "ORDER BY created_at DESC",
             (account_id, now, idle_since),
         ).fetchall()
-        return [_session(row) for row in rows]
+        return [session_from(row) for row in rows]
 
     async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
         def tx(db: sqlite3.Connection) -> bool:
@@ -204,7 +197,7 @@ class SQLiteStore:
     async def add_session(self, session: Session) -> None:
         def tx(db: sqlite3.Connection) -> None:
             db.execute(
-                f"INSERT INTO sessions ({_SESSION_COLUMNS}) "  # noqa: S608 - constant
+                f"INSERT INTO sessions ({SESSION_COLUMNS}) "  # noqa: S608 - constant
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.jti,
@@ -395,47 +388,42 @@ class SQLiteStore:
         return await self._transact(tx)
 
     async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            return (
-                db.execute(
-                    "UPDATE outbox SET state = 'sent', sent_at = ?, sealed = NULL, "  # noqa: S608
-                    f"claim_token = NULL, lease_until = NULL WHERE {_HELD_MAIL}",
-                    (now, mail_id, claim_token),
-                ).rowcount
-                > 0
-            )
-
-        return await self._transact(tx)
+        return await self._settled(
+            "state = 'sent', sent_at = ?, sealed = NULL", (now,), mail_id, claim_token
+        )
 
     async def mark_mail_retry(
         self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
     ) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            return (
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, "  # noqa: S608
-                    "next_attempt_at = ?, claim_token = NULL, lease_until = NULL "
-                    f"WHERE {_HELD_MAIL}",
-                    (error, next_attempt_at, mail_id, claim_token),
-                ).rowcount
-                > 0
-            )
-
-        return await self._transact(tx)
+        return await self._settled(
+            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
+            (error, next_attempt_at),
+            mail_id,
+            claim_token,
+        )
 
     async def mark_mail_dead(
         self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
     ) -> bool:
+        return await self._settled(
+            "state = 'dead', attempts = attempts + ?, last_error = ?",
+            (int(attempted), error),
+            mail_id,
+            claim_token,
+        )
+
+    async def _settled(
+        self, changes: str, values: tuple[object, ...], mail_id: str, claim_token: str
+    ) -> bool:
+        """Apply `changes` (with `values`) and release the lease, if the token holds it."""
+
         def tx(db: sqlite3.Connection) -> bool:
-            return (
-                db.execute(
-                    "UPDATE outbox SET state = 'dead', attempts = attempts + ?, "  # noqa: S608
-                    "last_error = ?, claim_token = NULL, lease_until = NULL "
-                    f"WHERE {_HELD_MAIL}",
-                    (int(attempted), error, mail_id, claim_token),
-                ).rowcount
-                > 0
+            settled = db.execute(
+                f"UPDATE outbox SET {changes}, claim_token = NULL, lease_until = NULL "  # noqa: S608
+                f"WHERE {_HELD_MAIL}",
+                (*values, mail_id, claim_token),
             )
+            return settled.rowcount > 0
 
         return await self._transact(tx)
 
@@ -444,7 +432,7 @@ class SQLiteStore:
             "WHERE state = 'dead' OR (state = 'queued' AND attempts > 0) " if failed_only else ""
         )
         rows = self._db.execute(
-            f"SELECT {_MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
+            f"SELECT {MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
             "ORDER BY created_at DESC, id DESC LIMIT ?",
             (limit,),
         ).fetchall()
@@ -548,22 +536,6 @@ def _unique_email(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Co
             raise
 
     return run
-
-
-def _session(row: tuple[Any, ...]) -> Session:
-    jti, id_, account_id, kid, created, used, expires, remember_me, user_agent, ip = row
-    return Session(
-        jti=jti,
-        id=id_,
-        account_id=account_id,
-        kid=kid or "",
-        created_at=created,
-        last_used_at=used,
-        expires_at=expires,
-        remember_me=bool(remember_me),
-        user_agent=user_agent,
-        ip=ip,
-    )
 
 
 def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:

@@ -1,0 +1,41 @@
+"""What every SQL store selects and how a row becomes a record: one list of columns for
+SQLite and PostgreSQL alike, so that a column added to a record is added once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from punchclock.models import Session
+
+# In the order of the Account, Session and MailRecord fields: a row unpacks into the record.
+ACCOUNT_COLUMNS = (
+    "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
+    "a.timezone, a.beginning_of_week, a.country_id, a.default_workspace_id, "
+    "a.created_at, a.updated_at, a.authorization_updated_at"
+)
+SELECT_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
+SESSION_COLUMNS = (
+    "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
+)
+MAIL_RECORD_COLUMNS = (
+    "id, recipient, subject, state, attempts, created_at, queued_at, next_attempt_at, "
+    "sent_at, last_error"
+)
+
+
+def session_from(row: Iterable[Any]) -> Session:
+    """Return the Session a row of SESSION_COLUMNS holds."""
+    jti, id_, account_id, kid, created, used, expires, remember_me, user_agent, ip = row
+    return Session(
+        jti=jti,
+        id=id_,
+        account_id=account_id,
+        kid=kid or "",  # NULL for sessions made before keys were recorded
+        created_at=created,
+        last_used_at=used,
+        expires_at=expires,
+        remember_me=bool(remember_me),  # SQLite keeps 0 and 1
+        user_agent=user_agent,
+        ip=ip,
+    )
