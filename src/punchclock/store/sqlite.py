@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -505,12 +506,29 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    db.execute("PRAGMA journal_mode = WAL")
+    _use_wal(db, busy_timeout_ms / 1000)
     # FULL: a commit is on disk before it is acknowledged, so an account that was
     # answered 200 survives a crash or power loss, not only a killed process.
     db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
     return db
+
+
+def _use_wal(db: sqlite3.Connection, patience: float) -> None:
+    """Put the file in WAL mode (it stays so), waiting up to `patience` seconds for others.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once
+    rather than calling the busy handler when processes open a new file together; once
+    the file is in WAL mode, there is nothing to switch.
+    """
+    deadline = time.monotonic() + patience
+    while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
