@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from punchclock.errors import InvalidCredentials
-from punchclock.keys import KeyRing
+from punchclock.keys import KeyRing, SigningKey
 
 ACCOUNTS_ID_ALPHABET = string.ascii_letters + string.digits
 AUDIENCE = "track"
@@ -214,3 +214,26 @@ class SessionTokens:
         ):
             raise InvalidCredentials()
         return SessionClaims(sub=sub, jti=jti, exp=exp, nbf=nbf)
+
+
+IDENTITY_AUDIENCE = "punchclock-forward-auth"  # never "track": it is no session cookie
+IDENTITY_LIFETIME = 60  # seconds
+
+
+def identity_token(key: SigningKey, issuer: str, claims: dict[str, object], now: int) -> str:
+    """Return a short-lived JWT vouching for forward auth's identity headers.
+
+    Signed with the session key and verifiable with the JWKS, so an upstream that does not
+    trust its network can check them. Its audience is not the session's and it names no
+    session (`jti`), so it is refused as a cookie twice over (ASVS 5 V9.2.1, V9.2.3).
+    """
+    registered = {
+        "aud": [IDENTITY_AUDIENCE],
+        "exp": now + IDENTITY_LIFETIME,
+        "iat": now,
+        "iss": issuer,
+        "nbf": now - LEEWAY,
+    }
+    return jwt.encode(
+        {**claims, **registered}, key.private_key, algorithm="EdDSA", headers={"kid": key.kid}
+    )

@@ -24,6 +24,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.forward_auth import ForwardAuth
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -162,13 +163,20 @@ def create_app(
         await parts.hasher.close()
         await parts.throttle.close()
 
-    api = Api(
+    origins = {settings.public_origin, *settings.allowed_origins}
+    clients = Clients(settings.trusted_proxies)
+    api = Api(parts.accounts, trusted_origins=origins, clients=clients)
+    forward_auth = ForwardAuth(
         parts.accounts,
-        trusted_origins={settings.public_origin, *settings.allowed_origins},
-        clients=Clients(settings.trusted_proxies),
+        api.authenticate,
+        clients,
+        origins,
+        issuer=settings.public_url,
+        identity_tokens=settings.forward_auth_token,
+        now=(lambda: clock.now() // 1_000_000) if clock is not None else None,
     )
     return App(
-        api.routes(),
+        [*api.routes(), *forward_auth.routes()],
         accounts=parts.accounts,
         on_startup=startup,
         on_shutdown=shutdown,

@@ -6,6 +6,7 @@ import base64
 import binascii
 import ipaddress
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +25,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORWARDED = 32  # X-Forwarded-For entries read, from the right; the rest are ignored
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Credential = Literal["token", "password", "session"]  # what a request authenticated with
 
 
 class Clients:
@@ -62,6 +64,11 @@ class Clients:
                 return address
         return client  # every hop is a trusted proxy: the leftmost is as far as we know
 
+    def from_trusted_proxy(self, request: Request) -> bool:
+        """Tell whether the request came from a proxy in PUNCHCLOCK_TRUSTED_PROXIES."""
+        peer = request.client.host if request.client else ""
+        return bool(self._trusted) and self._is_trusted(peer)
+
     def _is_trusted(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
@@ -96,28 +103,39 @@ class Authenticator:
         self._clients = clients or Clients()
 
     async def __call__(self, request: Request) -> Authenticated:
-        auth = await self._authenticate(request)
-        if self._accounts.limits_api_calls:  # off by default, and off the hot path then
-            await self._accounts.count_api_call(auth, self._clients(request))
-        return auth
+        return (await self.identify(request, request.method))[0]
 
-    async def _authenticate(self, request: Request) -> Authenticated:
+    async def identify(self, request: Request, method: str) -> tuple[Authenticated, Credential]:
+        """Authenticate a request as if its method were `method`; say by which credential.
+
+        Forward auth passes the method of the request it asks about: the cross-site rule
+        judges that one, not the method the proxy's question came with.
+        """
+        found = await self._authenticate(request, method)
+        if self._accounts.limits_api_calls:  # off by default, and off the hot path then
+            await self._accounts.count_api_call(found[0], self._clients(request))
+        return found
+
+    async def _authenticate(
+        self, request: Request, method: str
+    ) -> tuple[Authenticated, Credential]:
         header = request.headers.get("authorization")
         if header is not None:  # Basic carries its own credentials: no CSRF to fear
             username, password = _basic_credentials(header)
             if is_token_credential(username, password):
                 # the hot path: no throttle, no audit, so no need to work out the client
                 # (5 us a request, a quarter of /me by token)
-                return await self._accounts.authenticate_token(username)
-            return await self._accounts.authenticate_basic(
+                return await self._accounts.authenticate_token(username), "token"
+            auth = await self._accounts.authenticate_basic(
                 username, password, self._clients(request)
             )
+            return auth, "password"
         token = session_cookie(request)
         if token is None:
             raise InvalidCredentials()
-        if request.method not in SAFE_METHODS:
+        if method not in SAFE_METHODS:
             self._refuse_cross_site(request)
-        return await self._accounts.authenticate_session(token)
+        return await self._accounts.authenticate_session(token), "session"
 
     def _refuse_cross_site(self, request: Request) -> None:
         """Refuse a cookie-authenticated change requested by another site's page.

@@ -1,0 +1,182 @@
+"""/api/auth/verify: a reverse proxy asks who made the request it is about to pass on.
+
+nginx `auth_request`, Caddy `forward_auth` and Traefik `ForwardAuth` send the original
+request's credentials here before they proxy it to another service. The credentials are
+checked exactly as /api/v9/me checks them (the same Authenticator: throttling, audit trail,
+a revoked session refused on the very next request); the answer is 200 with identity
+headers for the proxy to copy to that service, or Toggl's 403.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from punchclock.errors import InvalidCredentials
+from punchclock.service import Accounts, Authenticated
+from punchclock.tokens import identity_token
+from punchclock.web.asgi import Route
+from punchclock.web.auth import SAFE_METHODS, Authenticator, Clients
+
+PATH = "/api/auth/verify"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")  # OpenAPI's
+USER_ID = "X-Punchclock-User-Id"
+ACCOUNT_ID = "X-Punchclock-Account-Id"
+EMAIL = "X-Punchclock-Email"
+WORKSPACE_ID = "X-Punchclock-Workspace-Id"
+AUTH = "X-Punchclock-Auth"
+SESSION_ID = "X-Punchclock-Session-Id"
+IDENTITY = "X-Punchclock-Identity"  # the signed token, when PUNCHCLOCK_FORWARD_AUTH_TOKEN=on
+# Every allowed answer carries each of these, empty when it does not apply (Session-Id
+# without a cookie; Identity when off): Caddy 2.6 copies a header the answer lacks as its
+# literal placeholder, "{http.reverse_proxy.header.X-Punchclock-Session-Id}".
+IDENTITY_HEADERS = (USER_ID, ACCOUNT_ID, EMAIL, WORKSPACE_ID, AUTH, SESSION_ID, IDENTITY)
+LOGIN_ANSWERS = {"302": 302, "401": 401}  # ?login=: how a browser is sent to log in
+MAX_SESSION_IDS = 100_000  # remembered session ids, per worker
+MAX_NEXT = 2048  # characters of the original path kept in ?next=
+
+
+class Original(NamedTuple):
+    """What the proxy says about the request it asks about."""
+
+    method: str
+    path: str | None  # path and query; None when no trusted proxy said
+    origin: str | None  # scheme://host, lowercase; None when no trusted proxy said
+
+
+class ForwardAuth:
+    """Answer reverse proxies' forward-auth questions at /api/auth/verify."""
+
+    def __init__(
+        self,
+        accounts: Accounts,
+        authenticate: Authenticator,
+        clients: Clients,
+        allowed_origins: Iterable[str],
+        *,
+        issuer: str,
+        identity_tokens: bool = False,
+        now: Callable[[], int] | None = None,
+    ) -> None:
+        self._accounts = accounts
+        self._authenticate = authenticate
+        self._clients = clients
+        self._origins = frozenset(o.lower() for o in allowed_origins)
+        self._issuer = issuer
+        self._identity_tokens = identity_tokens
+        self._now = now or (lambda: int(time.time()))
+        # A session's jti and public id never change, so the pair is remembered; whether
+        # the session is still live is asked of the store on every request regardless.
+        self._session_ids: dict[str, str] = {}
+        self._signed = functools.lru_cache(maxsize=4096)(self._sign)
+
+    def routes(self) -> list[Route]:
+        # nginx's subrequest carries the original request's method
+        return [Route(method, PATH, self.verify) for method in METHODS]
+
+    async def verify(self, request: Request) -> Response:
+        """Answer 200 and who is calling, or 403 (or send a browser to log in)."""
+        original = self._original(request)
+        try:
+            auth, credential = await self._authenticate.identify(request, original.method)
+            session_id = await self._session_id(auth)
+        except InvalidCredentials:
+            login = self._login_redirect(request, original)
+            if login is None:
+                raise
+            return login
+        account = auth.account
+        headers = {
+            USER_ID: str(account.id),
+            ACCOUNT_ID: account.accounts_id,
+            EMAIL: account.email,
+            WORKSPACE_ID: str(account.default_workspace_id),
+            AUTH: credential,
+            SESSION_ID: session_id,
+            IDENTITY: "",
+        }
+        if self._identity_tokens:
+            headers[IDENTITY] = self._signed(
+                tuple(headers[name] for name in IDENTITY_HEADERS[:-1]), self._now()
+            )
+        return Response(status_code=200, headers=headers)
+
+    def _original(self, request: Request) -> Original:
+        """Read the original method, path and origin that the proxy forwarded.
+
+        Forwarded headers are believed only from PUNCHCLOCK_TRUSTED_PROXIES: anyone else
+        could write them. From anyone else a claimed method may still make the cross-site
+        check stricter, never laxer: an unsafe claimed method is judged as unsafe, a safe
+        one is ignored.
+        """
+        headers = request.headers
+        claimed = (
+            headers.get("x-original-method") or headers.get("x-forwarded-method") or ""
+        ).upper()
+        if not self._clients.from_trusted_proxy(request):
+            method = claimed if claimed and claimed not in SAFE_METHODS else request.method
+            return Original(method, None, None)
+        path = headers.get("x-original-uri") or headers.get("x-forwarded-uri")
+        host = headers.get("x-forwarded-host") or headers.get("host")
+        scheme = headers.get("x-forwarded-proto") or request.url.scheme
+        origin = f"{scheme}://{host}".lower() if host else None
+        return Original(claimed or request.method, path, origin)
+
+    async def _session_id(self, auth: Authenticated) -> str:
+        """Return the public id of the session the cookie named ("" for Basic)."""
+        if auth.jti is None:
+            return ""
+        known = self._session_ids.get(auth.jti)
+        if known is not None:
+            return known
+        for session in await self._accounts.list_sessions(auth):
+            if session.jti == auth.jti:
+                if len(self._session_ids) >= MAX_SESSION_IDS:
+                    self._session_ids.clear()
+                self._session_ids[auth.jti] = session.id
+                return session.id
+        raise InvalidCredentials()  # ended between the check and now
+
+    def _login_redirect(self, request: Request, original: Original) -> Response | None:
+        """Send a browser without credentials to /login, if the proxy asked for that.
+
+        Only a page load (GET/HEAD accepting HTML) with no Authorization header, for a host
+        among punchclock's allowed origins as a trusted proxy names it: API clients keep
+        Toggl's 403. The Location is a path on that same host, and ?next= a path on it
+        too, never another host (ASVS 4.0.3 V5.1.5).
+        """
+        status = LOGIN_ANSWERS.get(request.query_params.get("login", ""))
+        if (
+            status is None
+            or original.path is None
+            or original.origin not in self._origins
+            or original.method not in ("GET", "HEAD")
+            or "authorization" in request.headers
+            or "text/html" not in request.headers.get("accept", "")
+        ):
+            return None
+        next_path = original.path
+        if not next_path.startswith("/") or next_path.startswith("//") or "\\" in next_path:
+            next_path = "/"  # "//evil.example" is another host to a browser
+        location = "/login?next=" + quote(next_path[:MAX_NEXT], safe="")
+        return Response(status_code=status, headers={"Location": location})
+
+    def _sign(self, identity: tuple[str, ...], now: int) -> str:
+        """Sign the identity headers' values (one token per identity and second)."""
+        user_id, accounts_id, email, workspace_id, credential, session_id = identity
+        claims: dict[str, object] = {
+            "sub": accounts_id,
+            "uid": int(user_id),
+            "email": email,
+            "wid": int(workspace_id),
+            "auth": credential,
+        }
+        if session_id:
+            claims["sid"] = session_id
+        return identity_token(self._accounts.signing_keys().current, self._issuer, claims, now)
