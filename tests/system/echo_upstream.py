@@ -15,7 +15,7 @@ class _Echo(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
-        seen = {
+        seen: dict[str, object] = {
             "method": self.command,
             "path": self.path,
             "headers": [[name, value] for name, value in self.headers.items()],
