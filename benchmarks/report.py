@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from benchmarks import forward_auth
+
 ORDER = (  # rows of the table, in the order the scenarios are told
     "baseline",
     "me_token",
@@ -20,6 +22,7 @@ ORDER = (  # rows of the table, in the order the scenarios are told
     "me_token_large_db",
     "logins_large_db",
     "me_token_postgres",
+    *forward_auth.KEYS,
     "raw_probe_idle",
     "raw_probe_under_hashing",
     "baseline_end",
@@ -125,6 +128,7 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
             100.0,
             "<= 100 MB",
         )
+    found += forward_auth.targets(scenarios, base, judged)
     return found
 
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import BenchError, hashing, seeding, servers, wrk
+from benchmarks import BenchError, forward_auth, hashing, seeding, servers, wrk
 from benchmarks.servers import Server
 
 # what --scenarios may choose; the baseline always runs; postgres needs a --postgres-url
-GROUPS = ("me", "logins", "scale", "postgres")
+GROUPS = ("me", "logins", "scale", "postgres", forward_auth.GROUP)
 COOKIE = "__Secure-accounts-session"
 
 
@@ -99,6 +99,8 @@ class Bench:
             self.by_rotating_tokens(small, "me_token_small_db", seeded)
         if "logins" in o.groups:
             self.log_in_scenarios(small)
+        if forward_auth.GROUP in o.groups:
+            forward_auth.run(self, small)
         if "scale" in o.groups:
             self.rss["small_db"] = self.rss_of(small, seeded.count)
         self.stop(small)

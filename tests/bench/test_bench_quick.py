@@ -41,6 +41,10 @@ TARGETS = ON_POSTGRES | {
     "me_token_during_logins",
     "me_token_large_db",
     "rss",
+    "verify_token",
+    "verify_cookie",
+    "nginx_forward_auth",
+    "nginx_forward_auth_light",
 }
 
 
