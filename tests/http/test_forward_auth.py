@@ -268,6 +268,26 @@ async def test_an_untrusted_caller_can_make_the_check_stricter_never_laxer(
     assert (await stranger.get(VERIFY, headers=cookie)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"X-Original-Method": "GET", "X-Forwarded-Method": "POST"},
+        {"X-Original-Method": "POST", "X-Forwarded-Method": "GET"},
+        {"X-Forwarded-Method": "GET"},
+    ],
+)
+async def test_a_trusted_proxy_passing_a_callers_header_on_cannot_make_a_change_a_read(
+    client: httpx.AsyncClient, user: User, claims: dict[str, str]
+) -> None:
+    # Caddy writes X-Forwarded-Method but passes a caller's X-Original-Method on; nginx's
+    # subrequest carries the original method itself
+    cookie = {**cookie_header(user.session), "Origin": "https://evil.example", **claims}
+    method = "POST" if claims.get("X-Forwarded-Method") == "GET" and len(claims) == 1 else "GET"
+    response = await client.request(method, VERIFY, headers=cookie)
+    assert response.status_code == 403
+    assert response.json() == "Cross-site request refused"
+
+
 # -- sending a browser to log in --------------------------------------------------------------
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}

@@ -299,6 +299,21 @@ def test_a_caller_over_the_api_rate_limit_gets_429_with_retry_after(
     assert len(upstream.seen) == before
 
 
+def test_a_caller_cannot_pass_a_change_off_as_a_read(
+    proxy: Proxy, upstream: EchoUpstream, account: Account
+) -> None:
+    # the proxies write the original method themselves, over whatever the caller sent
+    forged = {
+        **cookie_header(account.session),
+        "Origin": "https://evil.example",
+        "X-Original-Method": "GET",
+        "X-Forwarded-Method": "GET",
+    }
+    before = len(upstream.seen)
+    assert through(proxy, "POST", "/time_entries", headers=forged).status_code == 403
+    assert len(upstream.seen) == before
+
+
 @pytest.fixture(scope="module")
 def dead_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Both proxies in front of an upstream, with punchclock down (nothing on its port)."""

@@ -90,7 +90,8 @@ def test_nginx_copies_and_overwrites_every_identity_header() -> None:
 def test_caddy_strips_then_copies_every_identity_header() -> None:
     (copied,) = re.findall(r"copy_headers (.+)", CADDY)
     assert copied.split() == list(IDENTITY_HEADERS)
-    assert CADDY.index("request_header -X-Punchclock-*") < CADDY.index("\tforward_auth ")
+    for stripped in ("X-Punchclock-*", "X-Original-*"):
+        assert CADDY.index(f"request_header -{stripped}") < CADDY.index("\tforward_auth ")
     assert f"uri {PATH}?login=302" in CADDY
 
 
@@ -108,7 +109,8 @@ def test_traefik_routes_name_what_the_file_defines() -> None:
 def test_traefik_strips_the_callers_copies_before_it_asks_punchclock() -> None:
     assert TRAEFIK["routers"]["app"]["middlewares"] == ["punchclock-strip", "punchclock-auth"]
     stripped = TRAEFIK["middlewares"]["punchclock-strip"]["headers"]["customRequestHeaders"]
-    assert stripped == dict.fromkeys(IDENTITY_HEADERS, "")  # an empty value removes it
+    # an empty value removes it
+    assert stripped == dict.fromkeys([*IDENTITY_HEADERS, "X-Original-Method", "X-Original-URI"], "")
 
 
 def test_traefik_asks_punchclocks_verify_and_copies_every_identity_header() -> None:

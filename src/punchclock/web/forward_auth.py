@@ -110,23 +110,28 @@ class ForwardAuth:
     def _original(self, request: Request) -> Original:
         """Read the original method, path and origin that the proxy forwarded.
 
-        Forwarded headers are believed only from PUNCHCLOCK_TRUSTED_PROXIES: anyone else
-        could write them. From anyone else a claimed method may still make the cross-site
-        check stricter, never laxer: an unsafe claimed method is judged as unsafe, a safe
-        one is ignored.
+        The method judged is the strictest one anything claims: the request's own (nginx's
+        subrequest carries the original), X-Original-Method, X-Forwarded-Method. A caller
+        who adds a header of its own, or one the proxy does not overwrite (Caddy passes a
+        caller's X-Original-Method on), can thus make the cross-site check stricter, never
+        pass a change off as a read. The path and host, used only to send a browser to
+        log in, are believed only from PUNCHCLOCK_TRUSTED_PROXIES.
         """
         headers = request.headers
-        claimed = (
-            headers.get("x-original-method") or headers.get("x-forwarded-method") or ""
-        ).upper()
+        claims = [
+            claim.upper()
+            for claim in (headers.get("x-original-method"), headers.get("x-forwarded-method"))
+            if claim
+        ]
+        unsafe = [m for m in (*claims, request.method) if m not in SAFE_METHODS]
+        method = unsafe[0] if unsafe else (claims[0] if claims else request.method)
         if not self._clients.from_trusted_proxy(request):
-            method = claimed if claimed and claimed not in SAFE_METHODS else request.method
             return Original(method, None, None)
         path = headers.get("x-original-uri") or headers.get("x-forwarded-uri")
         host = headers.get("x-forwarded-host") or headers.get("host")
         scheme = headers.get("x-forwarded-proto") or request.url.scheme
         origin = f"{scheme}://{host}".lower() if host else None
-        return Original(claimed or request.method, path, origin)
+        return Original(method, path, origin)
 
     async def _session_id(self, auth: Authenticated) -> str:
         """Return the public id of the session the cookie named ("" for Basic)."""
