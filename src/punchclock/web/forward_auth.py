@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from punchclock.errors import InvalidCredentials
+from punchclock.models import Account
 from punchclock.service import Accounts, Authenticated
 from punchclock.tokens import identity_token
 from punchclock.web.asgi import Route
@@ -37,7 +38,19 @@ IDENTITY = "X-Punchclock-Identity"  # the signed token, when PUNCHCLOCK_FORWARD_
 # without a cookie; Identity when off): Caddy 2.6 copies a header the answer lacks as its
 # literal placeholder, "{http.reverse_proxy.header.X-Punchclock-Session-Id}".
 IDENTITY_HEADERS = (USER_ID, ACCOUNT_ID, EMAIL, WORKSPACE_ID, AUTH, SESSION_ID, IDENTITY)
+_IDENTITY = IDENTITY.lower().encode()
 LOGIN_ANSWERS = {"302": 302, "401": 401}  # ?login=: how a browser is sent to log in
+_FORWARDED = frozenset(  # what a proxy says about the original request
+    {
+        b"x-original-method",
+        b"x-forwarded-method",
+        b"x-original-uri",
+        b"x-forwarded-uri",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"host",
+    }
+)
 MAX_SESSION_IDS = 100_000  # remembered session ids, per worker
 MAX_NEXT = 2048  # characters of the original path kept in ?next=
 
@@ -75,6 +88,7 @@ class ForwardAuth:
         # the session is still live is asked of the store on every request regardless.
         self._session_ids: dict[str, str] = {}
         self._signed = functools.lru_cache(maxsize=4096)(self._sign)
+        self._identity = functools.lru_cache(maxsize=4096)(self._render_identity)
 
     def routes(self) -> list[Route]:
         # nginx's subrequest carries the original request's method
@@ -91,21 +105,33 @@ class ForwardAuth:
             if login is None:
                 raise
             return login
-        account = auth.account
-        headers = {
-            USER_ID: str(account.id),
-            ACCOUNT_ID: account.accounts_id,
-            EMAIL: account.email,
-            WORKSPACE_ID: str(account.default_workspace_id),
-            AUTH: credential,
-            SESSION_ID: session_id,
-            IDENTITY: "",
-        }
+        response = Response()
+        identity = self._identity(auth.account, credential, session_id)
+        response.raw_headers += identity
         if self._identity_tokens:
-            headers[IDENTITY] = self._signed(
-                tuple(headers[name] for name in IDENTITY_HEADERS[:-1]), self._now()
-            )
-        return Response(status_code=200, headers=headers)
+            token = self._signed(tuple(v.decode() for _, v in identity), self._now())
+            response.raw_headers.append((_IDENTITY, token.encode()))
+        else:
+            response.raw_headers.append((_IDENTITY, b""))
+        return response
+
+    def _render_identity(
+        self, account: Account, credential: str, session_id: str
+    ) -> list[tuple[bytes, bytes]]:
+        """Return the identity headers, encoded (cached: the account row is read afresh on
+        every request, so headers cached by it are never stale)."""
+        values = (
+            str(account.id),
+            account.accounts_id,
+            account.email,
+            str(account.default_workspace_id),
+            credential,
+            session_id,
+        )
+        return [
+            (name.lower().encode(), value.encode())
+            for name, value in zip(IDENTITY_HEADERS[:-1], values, strict=True)
+        ]
 
     def _original(self, request: Request) -> Original:
         """Read the original method, path and origin that the proxy forwarded.
@@ -117,19 +143,22 @@ class ForwardAuth:
         pass a change off as a read. The path and host, used only to send a browser to
         log in, are believed only from PUNCHCLOCK_TRUSTED_PROXIES.
         """
-        headers = request.headers
+        told: dict[bytes, str] = {}
+        for name, value in request.scope["headers"]:  # one pass: this is the hot path
+            if name in _FORWARDED and name not in told:
+                told[name] = value.decode("latin-1")
+        method = request.method
         claims = [
-            claim.upper()
-            for claim in (headers.get("x-original-method"), headers.get("x-forwarded-method"))
-            if claim
+            told[n].upper() for n in (b"x-original-method", b"x-forwarded-method") if n in told
         ]
-        unsafe = [m for m in (*claims, request.method) if m not in SAFE_METHODS]
-        method = unsafe[0] if unsafe else (claims[0] if claims else request.method)
+        if claims:
+            unsafe = [m for m in (*claims, method) if m not in SAFE_METHODS]
+            method = unsafe[0] if unsafe else claims[0]
         if not self._clients.from_trusted_proxy(request):
             return Original(method, None, None)
-        path = headers.get("x-original-uri") or headers.get("x-forwarded-uri")
-        host = headers.get("x-forwarded-host") or headers.get("host")
-        scheme = headers.get("x-forwarded-proto") or request.url.scheme
+        path = told.get(b"x-original-uri") or told.get(b"x-forwarded-uri")
+        host = told.get(b"x-forwarded-host") or told.get(b"host")
+        scheme = told.get(b"x-forwarded-proto") or request.url.scheme
         origin = f"{scheme}://{host}".lower() if host else None
         return Original(method, path, origin)
 
