@@ -348,7 +348,6 @@ NOT_REDIRECTED = {
         f"{VERIFY}?login=302",
         {**BROWSER, **forwarded(), **basic("ann@example.com", "wrong password!")},
     ),
-    "an unknown ?login": (f"{VERIFY}?login=303", {**BROWSER, **forwarded()}),
 }
 
 
@@ -359,6 +358,16 @@ async def test_other_refusals_stay_403(client: httpx.AsyncClient, user: User, na
     assert response.status_code == 403
     assert response.json() == FORBIDDEN
     assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("login", ["303", "", "redirect"])
+async def test_an_unknown_login_answer_is_a_400_whatever_the_credentials(
+    client: httpx.AsyncClient, user: User, login: str
+) -> None:
+    for headers in ({**BROWSER, **forwarded()}, token_auth(user.token)):
+        response = await client.get(f"{VERIFY}?login={login}", headers=headers)
+        assert response.status_code == 400
+        assert response.json() == "Invalid login: use 302 or 401"
 
 
 async def test_an_untrusted_caller_gets_no_redirect(stranger: httpx.AsyncClient) -> None:

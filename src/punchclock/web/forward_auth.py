@@ -18,7 +18,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from punchclock.errors import InvalidCredentials
+from punchclock.errors import InvalidCredentials, InvalidInput
 from punchclock.models import Account
 from punchclock.service import Accounts, Authenticated
 from punchclock.tokens import identity_token
@@ -96,15 +96,16 @@ class ForwardAuth:
 
     async def verify(self, request: Request) -> Response:
         """Answer 200 and who is calling, or 403 (or send a browser to log in)."""
+        login = self._login_answer(request)
         original = self._original(request)
         try:
             auth, credential = await self._authenticate.identify(request, original.method)
             session_id = await self._session_id(auth)
         except InvalidCredentials:
-            login = self._login_redirect(request, original)
-            if login is None:
+            redirect = self._login_redirect(request, original, login)
+            if redirect is None:
                 raise
-            return login
+            return redirect
         response = Response()
         identity = self._identity(auth.account, credential, session_id)
         response.raw_headers += identity
@@ -177,7 +178,20 @@ class ForwardAuth:
                 return session.id
         raise InvalidCredentials()  # ended between the check and now
 
-    def _login_redirect(self, request: Request, original: Original) -> Response | None:
+    def _login_answer(self, request: Request) -> int | None:
+        """Return how the proxy wants a browser sent to log in (?login=), if it does."""
+        if not request.scope["query_string"]:
+            return None
+        value = request.query_params.get("login")
+        if value is None:
+            return None
+        if value not in LOGIN_ANSWERS:  # the proxy's configuration is wrong: say so
+            raise InvalidInput("Invalid login: use 302 or 401")
+        return LOGIN_ANSWERS[value]
+
+    def _login_redirect(
+        self, request: Request, original: Original, status: int | None
+    ) -> Response | None:
         """Send a browser without credentials to /login, if the proxy asked for that.
 
         Only a page load (GET/HEAD accepting HTML) with no Authorization header, for a host
@@ -185,7 +199,6 @@ class ForwardAuth:
         Toggl's 403. The Location is a path on that same host, and ?next= a path on it
         too, never another host (ASVS 4.0.3 V5.1.5).
         """
-        status = LOGIN_ANSWERS.get(request.query_params.get("login", ""))
         if (
             status is None
             or original.path is None
