@@ -14,7 +14,9 @@ from starlette.responses import Response
 from punchclock.config import SESSION_LIFETIME
 from punchclock.errors import CrossSiteRequest, InvalidCredentials
 from punchclock.models import ClientInfo
-from punchclock.service import Accounts, Authenticated, IssuedSession, is_token_credential
+from punchclock.services.attempts import Attempts
+from punchclock.services.credentials import Credentials, is_token_credential
+from punchclock.services.sessions import Authenticated, IssuedSession
 
 COOKIE = "__Secure-accounts-session"
 _COOKIE_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Lax"  # as Toggl's accounts service
@@ -96,9 +98,14 @@ class Authenticator:
     """
 
     def __init__(
-        self, accounts: Accounts, trusted_origins: Iterable[str], clients: Clients | None = None
+        self,
+        credentials: Credentials,
+        attempts: Attempts,
+        trusted_origins: Iterable[str],
+        clients: Clients | None = None,
     ) -> None:
-        self._accounts = accounts
+        self._credentials = credentials
+        self._attempts = attempts
         self._trusted_origins = frozenset(o.lower() for o in trusted_origins)
         self._clients = clients or Clients()
 
@@ -112,8 +119,8 @@ class Authenticator:
         judges that one, not the method the proxy's question came with.
         """
         found = await self._authenticate(request, method)
-        if self._accounts.limits_api_calls:  # off by default, and off the hot path then
-            await self._accounts.count_api_call(found[0], self._clients(request))
+        if self._attempts.limits_api_calls:  # off by default, and off the hot path then
+            await self._attempts.api_call(found[0].account.id, self._clients(request))
         return found
 
     async def _authenticate(
@@ -125,8 +132,8 @@ class Authenticator:
             if is_token_credential(username, password):
                 # the hot path: no throttle, no audit, so no need to work out the client
                 # (5 us a request, a quarter of /me by token)
-                return await self._accounts.authenticate_token(username), "token"
-            auth = await self._accounts.authenticate_basic(
+                return await self._credentials.authenticate_token(username), "token"
+            auth = await self._credentials.authenticate_basic(
                 username, password, self._clients(request)
             )
             return auth, "password"
@@ -135,7 +142,7 @@ class Authenticator:
             raise InvalidCredentials()
         if method not in SAFE_METHODS:
             self._refuse_cross_site(request)
-        return await self._accounts.authenticate_session(token), "session"
+        return await self._credentials.authenticate_session(token), "session"
 
     def _refuse_cross_site(self, request: Request) -> None:
         """Refuse a cookie-authenticated change requested by another site's page.

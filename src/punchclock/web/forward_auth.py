@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from punchclock.errors import InvalidCredentials, InvalidInput
 from punchclock.models import Account
-from punchclock.service import Accounts, Authenticated
+from punchclock.services.sessions import Authenticated, Sessions
 from punchclock.tokens import identity_token
 from punchclock.web.asgi import Route
 from punchclock.web.auth import SAFE_METHODS, Authenticator, Clients
@@ -68,7 +68,7 @@ class ForwardAuth:
 
     def __init__(
         self,
-        accounts: Accounts,
+        sessions: Sessions,
         authenticate: Authenticator,
         clients: Clients,
         allowed_origins: Iterable[str],
@@ -77,7 +77,7 @@ class ForwardAuth:
         identity_tokens: bool = False,
         now: Callable[[], int] | None = None,
     ) -> None:
-        self._accounts = accounts
+        self._sessions = sessions
         self._authenticate = authenticate
         self._clients = clients
         self._origins = frozenset(o.lower() for o in allowed_origins)
@@ -170,7 +170,7 @@ class ForwardAuth:
         known = self._session_ids.get(auth.jti)
         if known is not None:
             return known
-        for session in await self._accounts.list_sessions(auth):
+        for session in await self._sessions.list_sessions(auth):
             if session.jti == auth.jti:
                 if len(self._session_ids) >= MAX_SESSION_IDS:
                     self._session_ids.clear()
@@ -226,4 +226,4 @@ class ForwardAuth:
         }
         if session_id:
             claims["sid"] = session_id
-        return identity_token(self._accounts.signing_keys().current, self._issuer, claims, now)
+        return identity_token(self._sessions.signing_keys().current, self._issuer, claims, now)
