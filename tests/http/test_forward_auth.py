@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from punchclock.config import Settings
+from punchclock.errors import ConfigError
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, log_in
@@ -500,3 +501,12 @@ async def test_the_identity_token_is_no_session_cookie(signing: App) -> None:
         for path in ("/api/v9/me", VERIFY):
             response = await proxy.get(path, headers=cookie_header(identity))
             assert response.status_code == 403
+
+
+def test_the_identity_token_setting_is_off_by_default_and_checked(
+    base_env: dict[str, str],
+) -> None:
+    assert Settings.from_env(base_env).forward_auth_token is False
+    assert Settings.from_env({**base_env, "PUNCHCLOCK_FORWARD_AUTH_TOKEN": "on"}).forward_auth_token
+    with pytest.raises(ConfigError, match="PUNCHCLOCK_FORWARD_AUTH_TOKEN"):
+        Settings.from_env({**base_env, "PUNCHCLOCK_FORWARD_AUTH_TOKEN": "yes"})
