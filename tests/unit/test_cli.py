@@ -8,6 +8,7 @@ import base64
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from punchclock.models import NewAccount
 from punchclock.store.keyfiles import load_secret_key
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.tokens import SecretBox
+from tests.conftest import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 - never bound here: those tests skip the port check
@@ -534,3 +536,36 @@ def test_a_host_that_does_not_resolve_stops_serve_with_one_line(
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("punchclock: cannot listen on no-such-host.invalid:")
     assert served == []
+
+
+def test_on_postgresql_with_the_key_given_no_data_directory_is_needed_or_made(
+    postgres_url: str,  # first: `environment` removes the variable that names the server
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PUNCHCLOCK_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("PUNCHCLOCK_SECRET_KEY", SECRET_KEY)
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    shutil.rmtree(environment)  # PostgreSQL holds everything the commands below read
+    assert main(["keys", "list"]) == 0
+    assert "signs new sessions" in capsys.readouterr().out
+    assert main(["audit"]) == 0
+    assert "database PostgreSQL postgresql://" in capsys.readouterr().err
+    assert not environment.exists()
+
+
+def test_on_postgresql_another_key_is_refused(
+    postgres_url: str,  # first: `environment` removes the variable that names the server
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PUNCHCLOCK_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("PUNCHCLOCK_SECRET_KEY", SECRET_KEY)
+    assert main(["migrate"]) == 0
+    monkeypatch.setenv("PUNCHCLOCK_SECRET_KEY", other_key())
+    assert main(["keys", "list"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("punchclock: ")
