@@ -55,22 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     keys = commands.add_parser(
         "keys",
         help="the keys that sign session cookies",
-        description="The keys that sign "
-        "session cookies; running servers follow a change without a restart.",
+        description="The keys that sign session cookies; running servers follow a change "
+        "without a restart.",
     )
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     key_commands.add_parser(
         "list",
         help="list the keys; the newest signs new sessions",
-        description="List the "
-        "keys with the number of live sessions each signed; the newest signs new sessions.",
+        description="List the keys with the number of live sessions each signed; the newest "
+        "signs new sessions.",
     )
     key_commands.add_parser(
         "rotate",
         help="add a key that signs every session from now on",
-        description="Add a "
-        "key, named by today's date, that signs every session from now on; older keys still "
-        "verify.",
+        description="Add a key, named by today's date, that signs every session from now on; "
+        "older keys still verify.",
     )
     retire = key_commands.add_parser(
         "retire",
@@ -87,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = mail_commands.add_parser(
         "list",
         help="list messages, newest first",
-        description="List the outbox's "
-        "messages, newest first: id, state, attempts, times, recipient, subject.",
+        description="List the outbox's messages, newest first: id, state, attempts, times, "
+        "recipient, subject.",
     )
     listing.add_argument(
         "--failed", action="store_true", help="only dead letters and messages being retried"
