@@ -196,6 +196,18 @@ def test_a_misspelt_setting_is_warned_about_with_the_closest_name(
     assert "PUNCHCLOCK_NONSENSE_XYZZY is not a punchclock setting, so it is ignored" in warnings
 
 
+def test_the_warning_never_repeats_the_value_of_a_misspelt_setting(
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PUNCHCLOCK_SECRETKEY", "a-secret-that-must-stay-out-of-logs")
+    assert main(["keys", "list"]) == 0
+    assert "did you mean PUNCHCLOCK_SECRET_KEY?" in caplog.text
+    assert "a-secret-that-must-stay-out-of-logs" not in caplog.text + str(capsys.readouterr())
+
+
 def test_known_settings_are_not_warned_about(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
