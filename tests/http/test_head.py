@@ -16,6 +16,7 @@ GET_PATHS = [
     "/api/sessions",
     "/.well-known/jwks.json",
     "/api/openapi.json",
+    "/api/auth/verify",
 ]
 
 
