@@ -24,6 +24,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -167,12 +168,14 @@ def create_app(
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
+    routes = api.routes()
     return App(
-        api.routes(),
+        routes,
         accounts=parts.accounts,
         on_startup=startup,
         on_shutdown=shutdown,
         drain=drain,
+        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
     )
 
 

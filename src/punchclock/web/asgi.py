@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from punchclock.service import Accounts
 from punchclock.web.errors import response_for
+from punchclock.web.logs import AccessLog
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -63,12 +64,14 @@ class App:
         on_shutdown: Callable[[], Awaitable[None]],
         on_startup: Callable[[], Awaitable[None]] | None = None,
         drain: Callable[[], Awaitable[None]] | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.routes = routes
         self.accounts = accounts  # the service, for tests and tools that run the app in process
         self._on_shutdown = on_shutdown
         self._drain = drain or accounts.drain
         self._on_startup = on_startup
+        self._access_log = access_log
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -92,6 +95,8 @@ class App:
             if not any(name == b"cache-control" for name, _ in headers):
                 headers.append(NO_STORE)
             headers.extend(SECURITY_HEADERS)
+            if self._access_log is not None:
+                self._access_log.record(scope, response.status_code)
             await response(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -129,6 +134,8 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()
+                if self._access_log is not None:
+                    self._access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -145,3 +152,5 @@ class App:
             yield self
         finally:
             await self._on_shutdown()
+            if self._access_log is not None:
+                self._access_log.flush()
