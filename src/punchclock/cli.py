@@ -158,6 +158,7 @@ def log_config() -> dict[str, Any]:
 
 
 APP_FACTORY = "punchclock.web.app:app_from_env"
+HTTP_PROTOCOL = "punchclock.web.protocol:OneWriteHttpToolsProtocol"
 
 
 async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
@@ -368,18 +369,18 @@ def _mail_line(record: MailRecord) -> str:
     return line
 
 
-def serve_http(host: str, port: int, workers: int, app: str = APP_FACTORY) -> int:
-    """Serve with uvicorn; `app` is for the benchmark, which serves its baseline the same way."""
+def serve_http(host: str, port: int, workers: int) -> int:
+    """Serve the app with uvicorn, each worker building its own from the environment."""
     import uvicorn
 
     uvicorn.run(
-        app,
-        factory=app == APP_FACTORY,
+        APP_FACTORY,
+        factory=True,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,  # uvicorn's httptools, each answer sent in one write
         proxy_headers=False,  # the client address comes from the socket (see README)
         server_header=False,
         date_header=True,

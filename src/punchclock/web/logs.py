@@ -70,6 +70,27 @@ class AccessLog:
 
     def record(self, scope: MutableMapping[str, Any], status: int) -> None:
         """Add the line for an answer with `status` to `scope`; it is written this loop turn."""
+        try:  # the usual answer, made in as few steps as Python allows (1 us a line)
+            if self._colours or scope["query_string"]:
+                raise KeyError
+            path = self._paths[scope["path"]]
+            host, port = scope["client"]
+            line = (
+                f'INFO:     {host}:{port} - "{scope["method"]} {path} '
+                f'HTTP/{scope["http_version"]}" {self._statuses[status]}\n'
+            )
+        except (KeyError, TypeError, ValueError):
+            line = self._line(scope, status)
+        self._lines.append(line)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (a test calling the app by hand): write now
+                self.flush()
+
+    def _line(self, scope: MutableMapping[str, Any], status: int) -> str:
+        """Return the line for any answer: a path to quote or redact, a query, colours."""
         client = scope.get("client")
         path = self._paths.get(scope["path"]) or redact(quote(scope["path"]))
         query = scope["query_string"]
@@ -82,13 +103,7 @@ class AccessLog:
         if shown is None:  # ASGI allows any status from 100 to 599
             shown = _status_text(status, self._colours)
         address = f"{client[0]}:{client[1]:d}" if client else ""
-        self._lines.append(f'{self._prefix}{address} - "{request}" {shown}\n')
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no loop (a test calling the app by hand): write now
-                self.flush()
+        return f'{self._prefix}{address} - "{request}" {shown}\n'
 
     def flush(self) -> None:
         """Write every line recorded so far, in writes of at most PIPE_BUF bytes each, so
@@ -117,6 +132,11 @@ def _flush_at_exit() -> None:
 
 
 def _chunks(lines: list[str]) -> Iterable[str]:
+    """Cut `lines` at line ends into strings of at most PIPE_BUF bytes (lines are ASCII:
+    the path is quoted, the query's other bytes escaped)."""
+    if sum(map(len, lines)) <= PIPE_BUF:
+        yield "".join(lines)
+        return
     batch: list[str] = []
     size = 0
     for line in lines:
@@ -124,6 +144,6 @@ def _chunks(lines: list[str]) -> Iterable[str]:
             yield "".join(batch)
             batch, size = [], 0
         batch.append(line)
-        size += len(line.encode())
+        size += len(line)
     if batch:
         yield "".join(batch)
