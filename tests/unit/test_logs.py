@@ -180,3 +180,10 @@ def test_a_closed_stdout_loses_the_lines_but_never_fails_an_answer() -> None:
     log = AccessLog(stream)
     stream.close()
     log.record(scope(), 200)  # written at once (no loop), into a closed stream
+
+
+def test_a_path_python_cannot_encode_is_logged_escaped_not_refused() -> None:
+    stream = Writes()
+    log = AccessLog(stream)
+    log.record(scope("/bad\udcff"), 404)
+    assert '"GET /bad%5Cudcff HTTP/1.1" 404 Not Found' in written(log, stream)

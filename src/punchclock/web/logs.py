@@ -92,7 +92,9 @@ class AccessLog:
     def _line(self, scope: MutableMapping[str, Any], status: int) -> str:
         """Return the line for any answer: a path to quote or redact, a query, colours."""
         client = scope.get("client")
-        path = self._paths.get(scope["path"]) or redact(quote(scope["path"]))
+        path = self._paths.get(scope["path"]) or redact(
+            quote(scope["path"], errors="backslashreplace")
+        )
         query = scope["query_string"]
         if query:
             path = redact(f"{path}?{query.decode('ascii', 'backslashreplace')}")
