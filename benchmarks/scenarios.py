@@ -222,23 +222,28 @@ class Bench:
         rounds = 1 if self.options.quick else 3
         duration = max(1, self.options.duration // rounds)
         runs: dict[str, list[wrk.Result]] = {"on": [], "off": []}
+        cpu = {"on": 0.0, "off": 0.0}  # seconds the server itself spent, steadier than req/s
         for _ in range(rounds):
             for state, server in (("on", logged), ("off", quiet)):
                 self.warm_up(server, load, self.options.connections, 200)
                 self.say(f"  /me by token, access log {state} ({duration} s)")
+                before = server.cpu_seconds()
                 result = wrk.run(
                     server.base_url, load, self.settings(duration=duration), self.script(state)
                 )
+                cpu[state] += server.cpu_seconds() - before
                 self.check(server, f"access log {state}", result, 200)
                 runs[state].append(result)
         for state, server in (("on", logged), ("off", quiet)):
+            combined = wrk.combined(runs[state])
             self.record(
                 server,
                 f"me_token_access_log_{state}",
                 f"/me by token, access log {state} (in turns)",
                 load,
-                wrk.combined(runs[state]),
+                combined,
                 credential="api token",
+                server_cpu_us_per_request=round(cpu[state] / combined.requests * 1e6, 2),
             )
         self.stop(quiet)
 

@@ -28,6 +28,7 @@ PORTS = range(19100, 20000)
 STARTUP_TIMEOUT = 60.0  # seconds for a server to answer its first request
 SHUTDOWN_TIMEOUT = 10.0  # seconds to exit after SIGTERM before it is killed
 BASELINE_APP = "benchmarks.raw_asgi:app"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # per second, the unit of /proc/<pid>/stat's times
 
 
 @dataclass
@@ -59,6 +60,16 @@ class Server:
             for pid in _children(self.process.pid)
             if b"spawn_main" in _read(f"/proc/{pid}/cmdline")  # not the resource tracker
         ]
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) the serving processes have used so far."""
+        total = 0
+        for pid in self.worker_pids():
+            stat = _read(f"/proc/{pid}/stat")
+            if stat:
+                fields = stat[stat.rindex(b")") + 2 :].split()  # state is fields[0]
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        return total / CLOCK_TICKS
 
     def memory_mb(self) -> dict[int, tuple[float, float]]:
         """Return each worker's resident set size now and at its peak (VmRSS, VmHWM), in MB."""
