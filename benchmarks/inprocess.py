@@ -89,7 +89,7 @@ async def run(requests: int, rounds: int, only: set[str]) -> dict[str, list[floa
             "PUNCHCLOCK_PUBLIC_URL": "http://127.0.0.1:8080",
             "PUNCHCLOCK_HASH_POOL": "threads",
             **{name: "off" for name in RATE_LIMIT_VARIABLES.values()},
-            **{k: v for k, v in os.environ.items() if k.startswith("PUNCHCLOCK_ACCESS")},
+            "PUNCHCLOCK_ACCESS_LOG": os.environ.get("PUNCHCLOCK_ACCESS_LOG", "on"),
         }
         app = create_app(Settings.from_env(env))
         async with app.running():
