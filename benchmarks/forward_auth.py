@@ -54,7 +54,7 @@ def run(bench: Bench, punchclock: Server) -> None:
         credential="session cookie",
     )
 
-    upstream = bench.started(servers.start_baseline("upstream", bench.log(), 1))
+    upstream = bench.started(servers.start_bare("upstream", bench.log(), 1))
     alone = bench.started(start_nginx(bench.workdir / "nginx-alone", punchclock, upstream, False))
     guarded = bench.started(start_nginx(bench.workdir / "nginx-auth", punchclock, upstream, True))
     # throughput with every process busy, then the time one request takes at light load:
@@ -66,7 +66,7 @@ def run(bench: Bench, punchclock: Server) -> None:
         bench.measure(
             alone,
             f"nginx_upstream{suffix}",
-            f"nginx -> upstream (raw ASGI), no auth, {how}",
+            f"nginx -> upstream (bare raw ASGI), no auth, {how}",
             wrk.Load(path=PATH),
             credential="none",
             connections=connections,

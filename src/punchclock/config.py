@@ -85,6 +85,7 @@ class Settings:
     # proxies whose X-Forwarded-For is believed; none: the socket's peer is the client
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     forward_auth_token: bool = False  # /api/auth/verify adds a signed X-Punchclock-Identity
+    access_log: bool = True  # a line on stdout for every answer, as uvicorn's access log
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +140,7 @@ class Settings:
             redis_key_prefix=_key_prefix(env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or "punchclock"),
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
             forward_auth_token=_choice(env, "PUNCHCLOCK_FORWARD_AUTH_TOKEN", ("off", "on")) == "on",
+            access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
         )
 
     @property

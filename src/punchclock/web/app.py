@@ -34,6 +34,7 @@ from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.forward_auth import ForwardAuth
+from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -220,7 +221,13 @@ def app_for(settings: Settings, parts: Parts) -> App:
         now=lambda: parts.clock.now() // 1_000_000,
     )
     routes = [*api.routes(), *forward_auth.routes()]
-    return App(routes, on_startup=startup, on_shutdown=shutdown, drain=drain)
+    return App(
+        routes,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        drain=drain,
+        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
+    )
 
 
 async def purge(services: Services, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
