@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from msgspec import UNSET, UnsetType
 
 from punchclock import passwords
 from punchclock.errors import CurrentPasswordMissing, InvalidInput
@@ -28,6 +28,21 @@ class SignUp:
     timezone: str | None = None
     tos_accepted_for: str | None = None
     remember_me: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileUpdate:
+    """What a user asks to change; None leaves a field as it is. `country_id` is UNSET
+    when not given, and None when the country is to be cleared."""
+
+    fullname: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    beginning_of_week: int | None = None
+    country_id: int | UnsetType | None = UNSET
+    default_workspace_id: int | None = None
+    password: str | None = None
+    current_password: str | None = None
 
 
 class Accounts:
@@ -103,7 +118,7 @@ class Accounts:
         return token.token
 
     async def update_profile(
-        self, auth: Authenticated, changes: Mapping[str, Any], client: ClientInfo | None = None
+        self, auth: Authenticated, update: ProfileUpdate, client: ClientInfo | None = None
     ) -> Account:
         """Change profile fields and, given the current password, the password.
 
@@ -111,27 +126,21 @@ class Accounts:
         A password change ends every other session (ASVS 4.0.3 V3.3.3). A wrong current
         password is a failed log-in: it counts towards the same limits.
         """
-        profile = fields.profile_changes(changes)
-        if not isinstance(changes.get("current_password"), str | None):
-            raise InvalidInput("Invalid current_password")
+        profile = fields.profile_changes(update)
         account = auth.account
         new_hash = None
-        if changes.get("password") is not None:
-            new_password = changes["password"]
-            current = changes.get("current_password")
-            if current is None or current == "":
+        if update.password is not None:
+            if not update.current_password:
                 raise CurrentPasswordMissing()
-            if not isinstance(new_password, str) or not isinstance(current, str):
-                raise InvalidInput("Invalid password")
             self._credentials.check_policy(
-                new_password,
+                update.password,
                 [
                     *passwords.context_words(account.email, account.fullname),
                     *passwords.context_words(profile.email or "", profile.fullname or ""),
                 ],
             )
-            await self._credentials.check_current_password(account, current, client)
-            new_hash = await self._credentials.hash_password(new_password)
+            await self._credentials.check_current_password(account, update.current_password, client)
+            new_hash = await self._credentials.hash_password(update.password)
         now = self._clock.now()
         # The account's (old) address is told of a new password or a new address, so that
         # its owner learns of a change they did not make (ASVS 4.0.3 V2.2.3, 5 V6.3.7).
