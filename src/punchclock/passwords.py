@@ -177,8 +177,10 @@ class VerifiedPasswords:
     cost a full hash. Entries are keyed by an HMAC under a random per-process key, so the
     cache holds no password and no hash an attacker could test guesses against. Each entry
     remembers the password hash it was verified against and is used only while the stored
-    hash is the same, so a password change stops it at once in every process. It is
-    bounded in size (oldest dropped first) and in time.
+    hash is the same, so a password change stops it at once in every process; a pair whose
+    email was changed or closed finds no account to be checked against. So nothing needs
+    to be forgotten when an account changes. It is bounded in size (oldest dropped first)
+    and in time.
     """
 
     def __init__(self, max_entries: int = 10_000, ttl: int = 300) -> None:
@@ -206,11 +208,6 @@ class VerifiedPasswords:
         if len(self._entries) >= self._max_entries:
             del self._entries[next(iter(self._entries))]  # the oldest
         self._entries[key] = (account_id, password_hash, now + self._ttl)
-
-    def forget_account(self, account_id: int) -> None:
-        """Drop every entry of an account (its password changed or it was closed)."""
-        for key in [k for k, entry in self._entries.items() if entry[0] == account_id]:
-            del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -102,7 +102,6 @@ class Accounts:
     async def close_account(self, auth: Authenticated, client: ClientInfo | None = None) -> None:
         """End every session, the API token and the password at once; erase personal data."""
         await self._store.close_account(auth.account.id, self._clock.now())
-        self._credentials.forget(auth.account.id)
         self._audit.record("account_closed", auth.account.id, client)
 
     async def workspaces(self, auth: Authenticated) -> list[Workspace]:
@@ -154,8 +153,6 @@ class Accounts:
         )
         if notices:
             self._notices.queued()
-        if new_hash is not None or profile.email is not None:
-            self._credentials.forget(account.id)
         if new_hash is not None:
             self._audit.record("password_changed", account.id, client)
         if profile.email is not None:

@@ -131,10 +131,6 @@ class Credentials:
     async def hash_password(self, password: str) -> str:
         return await self._hasher.hash(password)
 
-    def forget(self, account_id: int) -> None:
-        """Forget the account's verified passwords (its password or email changed)."""
-        self._verified.forget_account(account_id)
-
     def new_api_token(self, accounts_id: str) -> ApiToken:
         token = new_api_token()
         return ApiToken(
