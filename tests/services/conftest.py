@@ -65,7 +65,9 @@ class Built:
 @pytest.fixture
 async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
     store = SQLiteStore(tmp_path / "services.sqlite3")
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, processes=False, workers=1)
+    hasher = PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1, processes=False, workers=1
+    )
     secrets = SecretBox(b"s" * 32)
     background = Background()
     audit = Audit(store, background, clock, retention_days=90)
@@ -74,7 +76,9 @@ async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
     sessions = Sessions(
         store, SessionTokens(RING, PUBLIC_URL, 28 * 24 * 3600), audit, background, clock
     )
-    credentials = Credentials(store, hasher, secrets, sessions, attempts, audit, clock)
+    credentials = Credentials(
+        store, hasher, secrets, sessions, attempts, audit, clock, password_min_length=8
+    )
     resets = Resets(
         store,
         credentials,

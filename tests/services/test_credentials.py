@@ -130,6 +130,7 @@ async def test_the_cache_of_one_process_does_not_outlive_a_change_made_by_anothe
         built.attempts,
         built.audit,
         built.clock,
+        password_min_length=8,
     )
     _, session = await built.sign_up()
     await other.authenticate_password("ann@example.com", PASSWORD, CLIENT)
@@ -166,7 +167,9 @@ async def test_basic_with_an_email_and_the_password_api_token_checks_the_passwor
 
 async def test_a_hash_made_with_weaker_parameters_is_replaced_on_log_in(built: Built) -> None:
     ann, _ = await built.sign_up()
-    stronger = PasswordHasher(time_cost=2, memory_cost=1024, processes=False, workers=1)
+    stronger = PasswordHasher(
+        time_cost=2, memory_cost=1024, parallelism=1, processes=False, workers=1
+    )
     try:
         credentials = Credentials(
             built.store,
@@ -176,6 +179,7 @@ async def test_a_hash_made_with_weaker_parameters_is_replaced_on_log_in(built: B
             built.attempts,
             built.audit,
             built.clock,
+            password_min_length=8,
         )
         account, _ = await credentials.log_in("ann@example.com", PASSWORD, False, CLIENT)
     finally:

@@ -45,7 +45,7 @@ class Credentials:
         audit: Audit,
         clock: Clock,
         *,
-        password_min_length: int = passwords.MIN_LENGTH,
+        password_min_length: int,
         verified: VerifiedPasswords | None = None,
     ) -> None:
         self._store = store
