@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from punchclock.errors import InvalidCredentials, PasswordRejected, ResetCodeInvalid
-from punchclock.models import Message
+from punchclock.models import Account, Message
 from punchclock.services.accounts import ProfileUpdate
 from tests.services.conftest import CLIENT, RESET_CODE_TTL, Built, events
 from tests.support import PASSWORD
@@ -98,3 +98,24 @@ async def test_a_code_not_shaped_like_one_is_refused_without_a_lookup(built: Bui
     with pytest.raises(ResetCodeInvalid):
         await built.resets.confirm_password_reset("short", NEW_PASSWORD, CLIENT)
     assert (await events(built))[-1] == ("reset_failed", None, None)
+
+
+async def test_a_request_looks_nothing_up_before_it_answers(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the timing tests measure, kept in the gate without a clock: the answer is
+    ready before the email is looked up, known or not (OWASP Forgot Password CS)."""
+    await built.sign_up()
+    looked: list[str] = []
+    lookup = built.store.account_by_email
+
+    async def spied(email: str) -> Account | None:
+        looked.append(email)
+        return await lookup(email)
+
+    monkeypatch.setattr(built.store, "account_by_email", spied)
+    for email in ("ann@example.com", "nobody@example.com"):
+        await built.resets.request_password_reset(email, CLIENT)
+        assert looked == []
+    await built.settle()
+    assert sorted(looked) == ["ann@example.com", "nobody@example.com"]
