@@ -269,3 +269,16 @@ async def test_confirmations_racing_with_one_code_use_it_once(store: Store) -> N
             *(store.use_reset_code(code, f"hash-{attempt}-{n}", T0 + 1) for n in range(6))
         )
         assert sum(u is not None for u in used) == 1, attempt
+
+
+async def test_a_late_touch_never_moves_a_sessions_use_back(store: Store) -> None:
+    """Workers record uses in the background: one that lands late must not revive an
+    idle-timeout clock that another worker already moved on (both backends alike)."""
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, last_used_at=T0 + 10))
+    await store.touch_session("j" * 32, T0 + 5)
+    [found] = await store.sessions_of(account.id, T0)
+    assert found.last_used_at == T0 + 10
+    await store.touch_session("j" * 32, T0 + 20)
+    [found] = await store.sessions_of(account.id, T0)
+    assert found.last_used_at == T0 + 20
