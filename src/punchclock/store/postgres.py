@@ -409,12 +409,27 @@ async def migrate(db: Connection) -> int:
             "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         version = await db.fetchval("SELECT coalesce(max(version), 0) FROM punchclock_schema")
+        version = await _renumbered(db, version)
         if version > len(known):
             raise too_new(version, len(known))
         for number, sql in known[version:]:
             await db.execute(sql, timeout=MIGRATION_TIMEOUT)
             await db.execute("INSERT INTO punchclock_schema (version) VALUES ($1)", number)
     return len(known)
+
+
+async def _renumbered(db: Connection, version: int) -> int:
+    """Bring a database made before the numbering matched SQLite's up to the new numbers.
+
+    PostgreSQL had no 0002 then: its outbox was 2 and its audit trail 3, where SQLite's
+    (and now PostgreSQL's) are 3 and 4. Such a database is told by the table its version
+    made, which the same version under the new numbering does not have.
+    """
+    made = {2: "outbox", 3: "audit_events"}.get(version)
+    if made is not None and await db.fetchval("SELECT to_regclass($1) IS NOT NULL", made):
+        await db.execute("INSERT INTO punchclock_schema (version) VALUES ($1)", version + 1)
+        return version + 1
+    return version
 
 
 async def _enqueue(db: Connection, message: OutgoingMail) -> None:
