@@ -189,3 +189,23 @@ async def test_a_hash_made_with_weaker_parameters_is_replaced_on_log_in(built: B
     stored = await built.store.account_by_email("ann@example.com")
     assert stored is not None
     assert stored.password_hash == account.password_hash
+
+
+async def test_basic_with_a_token_and_the_word_api_token_is_the_tokens_account(
+    built: Built,
+) -> None:
+    ann, _ = await built.sign_up()
+    token = built.credentials.api_token(ann)
+    assert (await built.credentials.authenticate_basic(token, "api_token")).account.id == ann.id
+    with pytest.raises(InvalidCredentials):
+        await built.credentials.authenticate_basic(token[::-1], "api_token")
+
+
+async def test_a_failed_basic_log_in_is_recorded_with_the_callers_address(built: Built) -> None:
+    """The audit trail and the per-address limits both need the address (ASVS V7.1.3)."""
+    ann, _ = await built.sign_up()
+    with pytest.raises(InvalidCredentials):
+        await built.credentials.authenticate_basic(ann.email, "wrong", CLIENT)
+    await built.settle()
+    [failed] = await built.store.events(ann.id, 0, 1)
+    assert (failed.event, failed.detail, failed.ip) == ("log_in_failed", "basic", CLIENT.ip)
