@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from punchclock.errors import InvalidCredentials, SessionNotFound
+from punchclock.services.accounts import SignUp
 from punchclock.services.sessions import Authenticated, Sessions
 from punchclock.tokens import SessionTokens
 from tests.services.conftest import CLIENT, PUBLIC_URL, RING, Built, events
@@ -101,3 +102,15 @@ async def test_a_sessions_use_is_recorded_at_most_once_a_minute(built: Built) ->
     await built.settle()
     [listed] = await built.sessions.list_sessions(auth)
     assert listed.last_used_at == start + 30 * 1_000_000
+
+
+async def test_a_session_records_the_key_that_signed_it_and_its_remember_me(built: Built) -> None:
+    """Retiring a key ends the sessions it signed: they must say which key that was."""
+    ann, session = await built.accounts.sign_up(
+        SignUp("ann@example.com", PASSWORD, remember_me=True), CLIENT
+    )
+    assert session.remember_me
+    [listed] = await built.sessions.list_sessions(Authenticated(ann))
+    assert listed.kid == RING.current.kid
+    assert listed.remember_me
+    assert await built.store.delete_sessions_signed_by(RING.current.kid) == 1
