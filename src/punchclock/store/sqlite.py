@@ -58,14 +58,23 @@ class SQLiteStore:
         self._db.execute("PRAGMA query_only = ON")  # this one reads; the writer writes
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
+    # Reads run on the hot path: a try costs nothing until it catches, a `with` does.
     def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
-        with _available():
+        try:
             row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
-            return row
+        except sqlite3.OperationalError as e:
+            if _locked(e):
+                raise StoreUnavailable() from e
+            raise
+        return row
 
     def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        with _available():
+        try:
             return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if _locked(e):
+                raise StoreUnavailable() from e
+            raise
 
     async def _transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(connection) as one write transaction on the writer thread."""
@@ -348,14 +357,18 @@ def _transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) 
     return result
 
 
+def _locked(e: sqlite3.OperationalError) -> bool:
+    """Tell whether another process held the write lock past busy_timeout: an outage
+    (StoreUnavailable, 503), on a read as on a write, never a 500."""
+    return "locked" in str(e) or "busy" in str(e)
+
+
 @contextlib.contextmanager
 def _available() -> Iterator[None]:
-    """Turn "the database is locked" (another process held the write lock past
-    busy_timeout), on a read or a write, into StoreUnavailable: 503, not 500."""
     try:
         yield
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
+        if _locked(e):
             raise StoreUnavailable() from e
         raise
 
