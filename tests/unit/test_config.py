@@ -179,3 +179,8 @@ def test_every_default_is_written_once_on_its_field() -> None:
     for field in dataclasses.fields(Settings):
         if field.default is not dataclasses.MISSING and field.name not in derived:
             assert getattr(settings, field.name) == field.default, field.name
+
+
+def test_an_ipv6_public_url_gets_a_mail_domain_that_parses() -> None:
+    settings = Settings.from_env({"PUNCHCLOCK_PUBLIC_URL": "http://[::1]:8080"})
+    assert settings.mail_from == "punchclock <no-reply@localhost>"

@@ -129,7 +129,11 @@ class Statements:
         f"SELECT id FROM outbox WHERE {_DUE_MAIL} ORDER BY next_attempt_at, id "
         "LIMIT $4{skip_locked}) RETURNING id, sealed, attempts, queued_at"
     )
-    mail_sent: str = f"UPDATE outbox SET state = 'sent', sent_at = $3, sealed = NULL, {_SETTLE}"
+    # a delivery counts as the attempt it was
+    mail_sent: str = (
+        "UPDATE outbox SET state = 'sent', sent_at = $3, sealed = NULL, "
+        f"attempts = attempts + 1, {_SETTLE}"
+    )
     mail_retry: str = (
         "UPDATE outbox SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, "
         f"{_SETTLE}"
@@ -161,6 +165,11 @@ class Statements:
         "ORDER BY at DESC, id DESC LIMIT $3"
     )
     delete_events_before: str = "DELETE FROM audit_events WHERE at < $1"
+    # what start-up opens to find out whether the server key made the database
+    newest_sealed_token: str = (
+        "SELECT api_token_sealed, accounts_id FROM accounts "
+        "WHERE api_token_sealed IS NOT NULL ORDER BY id DESC LIMIT 1"
+    )
 
     def for_sqlite(self) -> Statements:
         """Return the statements with SQLite's numbered placeholders (?1 for $1)."""

@@ -414,6 +414,17 @@ def prepare_database(path: Path) -> int:
         db.close()
 
 
+def newest_sealed_token(path: Path) -> tuple[bytes, str] | None:
+    """Return the newest live account's sealed API token and its accounts id, if any: what
+    start-up opens to find out whether the server key is the one the database was made with."""
+    db = _connect(path, 5000)
+    try:
+        row = db.execute(Q.newest_sealed_token).fetchone()
+    finally:
+        db.close()
+    return None if row is None else (bytes(row[0]), str(row[1]))
+
+
 def migrations() -> list[tuple[int, str]]:
     """Return the SQLite schema migrations in order, as (version, SQL)."""
     return load_migrations("sqlite")
