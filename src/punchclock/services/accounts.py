@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from msgspec import UNSET, UnsetType
-
 from punchclock import passwords
 from punchclock.errors import CurrentPasswordMissing, InvalidInput
 from punchclock.models import Account, ClientInfo, NewAccount, Workspace
@@ -15,6 +13,7 @@ from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.clock import Clock
 from punchclock.services.credentials import Credentials
+from punchclock.services.fields import ProfileUpdate as ProfileUpdate
 from punchclock.services.sessions import Authenticated, IssuedSession, Sessions
 from punchclock.store import Store
 from punchclock.tokens import new_accounts_id
@@ -28,21 +27,6 @@ class SignUp:
     timezone: str | None = None
     tos_accepted_for: str | None = None
     remember_me: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileUpdate:
-    """What a user asks to change; None leaves a field as it is. `country_id` is UNSET
-    when not given, and None when the country is to be cleared."""
-
-    fullname: str | None = None
-    email: str | None = None
-    timezone: str | None = None
-    beginning_of_week: int | None = None
-    country_id: int | UnsetType | None = UNSET
-    default_workspace_id: int | None = None
-    password: str | None = None
-    current_password: str | None = None
 
 
 class Accounts:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+
+from msgspec import UNSET, UnsetType
 
 from punchclock.errors import InvalidInput
 from punchclock.models import ProfileChanges
-
-if TYPE_CHECKING:
-    from punchclock.services.accounts import ProfileUpdate
 
 MAX_ID = 2**63 - 1  # the largest id a 64-bit database column holds
 EMAIL = re.compile(
@@ -50,6 +49,21 @@ def int_in(value: object, low: int, high: int, message: str) -> int:
     if type(value) is not int or not low <= value <= high:
         raise InvalidInput(message)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileUpdate:
+    """What a user asks to change; None leaves a field as it is. `country_id` is UNSET
+    when not given, and None when the country is to be cleared."""
+
+    fullname: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    beginning_of_week: int | None = None
+    country_id: int | UnsetType | None = UNSET
+    default_workspace_id: int | None = None
+    password: str | None = None
+    current_password: str | None = None
 
 
 def profile_changes(update: ProfileUpdate) -> ProfileChanges:
