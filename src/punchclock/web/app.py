@@ -33,6 +33,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -209,7 +210,14 @@ def app_for(settings: Settings, parts: Parts) -> App:
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
-    return App(api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain)
+    routes = api.routes()
+    return App(
+        routes,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        drain=drain,
+        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
+    )
 
 
 async def purge(services: Services, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
