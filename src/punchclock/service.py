@@ -177,6 +177,7 @@ class Accounts:
                 api_token_sealed=self._secrets.seal_token(token, accounts_id),
                 timezone=timezone,
                 workspace_name=f"{fullname}'s workspace"[:140],
+                organization_name=f"{fullname}'s organization"[:140],
                 now=self._clock.now(),
             )
         )

@@ -37,6 +37,7 @@ def account(email: str, n: int) -> NewAccount:
         api_token_sealed=b"sealed",
         timezone="UTC",
         workspace_name="A workspace",
+        organization_name="An organization",
         now=NOW,
     )
 

@@ -13,10 +13,11 @@ of hanging, and the first requests after it comes back reconnect by themselves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
@@ -25,6 +26,7 @@ from punchclock.models import (
     ClaimedMail,
     MailRecord,
     NewAccount,
+    Organization,
     OutgoingMail,
     ProfileChanges,
     Session,
@@ -34,9 +36,12 @@ from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.rows import (
     MAIL_RECORD_COLUMNS,
+    ORGANIZATION_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
+    WORKSPACE_COLUMNS,
     session_from,
+    settings_from,
 )
 
 T = TypeVar("T")
@@ -176,11 +181,14 @@ class PostgresStore:
                 new.now,
             )
             await db.execute(
-                "WITH w AS (INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $3) RETURNING id) "
+                "WITH o AS (INSERT INTO organizations (owner_id, name, created_at, updated_at) "
+                "VALUES ($1, $3, $4, $4) RETURNING id), "
+                "w AS (INSERT INTO workspaces (owner_id, organization_id, name, created_at, "
+                "updated_at) SELECT $1, o.id, $2, $4, $4 FROM o RETURNING id) "
                 "UPDATE accounts SET default_workspace_id = (SELECT id FROM w) WHERE id = $1",
                 account_id,
                 new.workspace_name,
+                new.organization_name,
                 new.now,
             )
             return await _account_by_id(db, account_id)
@@ -254,11 +262,56 @@ class PostgresStore:
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
         rows = await self._fetch(
-            "SELECT id, owner_id, name, created_at, updated_at FROM workspaces "
+            f"SELECT {WORKSPACE_COLUMNS} FROM workspaces "  # noqa: S608 - constant
             "WHERE owner_id = $1 ORDER BY id",
             account_id,
         )
         return [Workspace(*row) for row in rows]
+
+    async def organizations_of(self, account_id: int) -> list[Organization]:
+        rows = await self._fetch(
+            f"SELECT {ORGANIZATION_COLUMNS} FROM organizations "  # noqa: S608 - constant
+            "WHERE owner_id = $1 ORDER BY id",
+            account_id,
+        )
+        return [Organization(*row) for row in rows]
+
+    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
+        row = await self._fetchrow(
+            "SELECT data FROM account_settings WHERE account_id = $1 AND kind = $2",
+            account_id,
+            kind,
+        )
+        return settings_from(row[0] if row else None)
+
+    async def merge_settings(
+        self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
+    ) -> dict[str, Any] | None:
+        async def tx(db: Connection) -> dict[str, Any] | None:
+            # the row first, so that FOR UPDATE has one to lock even on the first merge
+            await db.execute(
+                "INSERT INTO account_settings (account_id, kind, data) VALUES ($1, $2, '{}') "
+                "ON CONFLICT (account_id, kind) DO NOTHING",
+                account_id,
+                kind,
+            )
+            data = await db.fetchval(
+                "SELECT data FROM account_settings WHERE account_id = $1 AND kind = $2 FOR UPDATE",
+                account_id,
+                kind,
+            )
+            merged = {**settings_from(data), **changes}
+            if len(merged) > max_keys:
+                return None
+            await db.execute(
+                "UPDATE account_settings SET data = $3 WHERE account_id = $1 AND kind = $2",
+                account_id,
+                kind,
+                msgspec.json.encode(merged).decode(),
+            )
+            return merged
+
+        return await self._transact(tx)
 
     async def add_session(self, session: Session) -> None:
         await self._fetchrow(
@@ -368,6 +421,8 @@ class PostgresStore:
                 "UPDATE accounts SET default_workspace_id = NULL WHERE id = $1", account_id
             )
             await db.execute("DELETE FROM workspaces WHERE owner_id = $1", account_id)
+            await db.execute("DELETE FROM organizations WHERE owner_id = $1", account_id)
+            await db.execute("DELETE FROM account_settings WHERE account_id = $1", account_id)
             # The row stays as an anonymous tombstone: ids are never reused.
             await db.execute(
                 "UPDATE accounts SET email = NULL, email_key = NULL, fullname = '', "

@@ -16,10 +16,12 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import msgspec
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
@@ -28,6 +30,7 @@ from punchclock.models import (
     ClaimedMail,
     MailRecord,
     NewAccount,
+    Organization,
     OutgoingMail,
     ProfileChanges,
     Session,
@@ -37,9 +40,12 @@ from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.rows import (
     MAIL_RECORD_COLUMNS,
+    ORGANIZATION_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
+    WORKSPACE_COLUMNS,
     session_from,
+    settings_from,
 )
 
 # Built once: the hot path should not format the same SQL string on every request.
@@ -108,10 +114,15 @@ class SQLiteStore:
                     new.now,
                 ),
             ).fetchone()[0]
-            workspace_id = db.execute(
-                "INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
+            organization_id = db.execute(
+                "INSERT INTO organizations (owner_id, name, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?) RETURNING id",
-                (account_id, new.workspace_name, new.now, new.now),
+                (account_id, new.organization_name, new.now, new.now),
+            ).fetchone()[0]
+            workspace_id = db.execute(
+                "INSERT INTO workspaces (owner_id, organization_id, name, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (account_id, organization_id, new.workspace_name, new.now, new.now),
             ).fetchone()[0]
             db.execute(
                 "UPDATE accounts SET default_workspace_id = ? WHERE id = ?",
@@ -189,11 +200,46 @@ class SQLiteStore:
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
         rows = self._db.execute(
-            "SELECT id, owner_id, name, created_at, updated_at FROM workspaces "
+            f"SELECT {WORKSPACE_COLUMNS} FROM workspaces "  # noqa: S608 - constant
             "WHERE owner_id = ? ORDER BY id",
             (account_id,),
         ).fetchall()
         return [Workspace(*row) for row in rows]
+
+    async def organizations_of(self, account_id: int) -> list[Organization]:
+        rows = self._db.execute(
+            f"SELECT {ORGANIZATION_COLUMNS} FROM organizations "  # noqa: S608 - constant
+            "WHERE owner_id = ? ORDER BY id",
+            (account_id,),
+        ).fetchall()
+        return [Organization(*row) for row in rows]
+
+    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT data FROM account_settings WHERE account_id = ? AND kind = ?",
+            (account_id, kind),
+        ).fetchone()
+        return settings_from(row[0] if row else None)
+
+    async def merge_settings(
+        self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
+    ) -> dict[str, Any] | None:
+        def tx(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute(
+                "SELECT data FROM account_settings WHERE account_id = ? AND kind = ?",
+                (account_id, kind),
+            ).fetchone()
+            merged = {**settings_from(row[0] if row else None), **changes}
+            if len(merged) > max_keys:
+                return None
+            db.execute(
+                "INSERT INTO account_settings (account_id, kind, data) VALUES (?, ?, ?) "
+                "ON CONFLICT (account_id, kind) DO UPDATE SET data = excluded.data",
+                (account_id, kind, msgspec.json.encode(merged).decode()),
+            )
+            return merged
+
+        return await self._transact(tx)
 
     async def add_session(self, session: Session) -> None:
         def tx(db: sqlite3.Connection) -> None:
@@ -315,6 +361,8 @@ class SQLiteStore:
                 "UPDATE accounts SET default_workspace_id = NULL WHERE id = ?", (account_id,)
             )
             db.execute("DELETE FROM workspaces WHERE owner_id = ?", (account_id,))
+            db.execute("DELETE FROM organizations WHERE owner_id = ?", (account_id,))
+            db.execute("DELETE FROM account_settings WHERE account_id = ?", (account_id,))
             # The row stays as an anonymous tombstone: ids are never reused.
             db.execute(
                 "UPDATE accounts SET email = NULL, email_key = NULL, fullname = '', "
