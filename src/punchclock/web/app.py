@@ -25,6 +25,8 @@ from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.routes import Api
+from punchclock.web.startup_routes import StartupApi
+from punchclock.workspaces import Workspaces
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
@@ -167,8 +169,11 @@ def create_app(
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
+    startup_api = StartupApi(
+        Workspaces(parts.store, clock.now if clock is not None else None), api.authenticate
+    )
     return App(
-        api.routes(),
+        [*api.routes(), *startup_api.routes()],
         accounts=parts.accounts,
         on_startup=startup,
         on_shutdown=shutdown,
