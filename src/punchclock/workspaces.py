@@ -52,7 +52,7 @@ DEFAULT_PREFERENCES: Mapping[str, object] = {
 }
 # A client's own keys that punchclock does not know (the web app's TimerView, ...) are kept
 # as they are, if small and scalar: enough for a UI setting, too little to store a file.
-MAX_CLIENT_KEYS = 100
+MAX_CLIENT_KEYS = 100  # stored keys a client may have, known ones included
 MAX_KEY_LENGTH = 64  # characters
 MAX_STRING_VALUE = 256  # characters
 # Toggl's limits on /me/flags (swagger: at most 4 a request and 128 a user, keys up to 32
@@ -130,8 +130,8 @@ class Workspaces:
             raise InvalidInput("Missing data")
         profile, stored = _checked_preferences(body, keep_unknown=kind != _PREFERENCES)
         if stored:
-            limit = len(BOOLEAN_PREFERENCES) + 3 + MAX_CLIENT_KEYS  # + the 3 formats
-            if await self._store.merge_settings(account.id, kind, stored, limit) is None:
+            merged = await self._store.merge_settings(account.id, kind, stored, MAX_CLIENT_KEYS)
+            if merged is None:
                 raise InvalidInput(f"At most {MAX_CLIENT_KEYS} preferences a client")
         if profile:  # after the merge, which is the one step that may still refuse
             await self._store.update_profile(account.id, ProfileChanges(**profile), self._now())
