@@ -173,7 +173,7 @@ def _checked_preferences(
     profile: dict[str, Any] = {}
     stored: dict[str, Any] = {}
     for key, value in body.items():
-        if len(key) > MAX_KEY_LENGTH:
+        if not 0 < len(key) <= MAX_KEY_LENGTH:
             raise InvalidInput("Invalid preference name")
 
         def invalid(key: str = key) -> InvalidInput:
@@ -204,7 +204,7 @@ def _checked_preferences(
                 "timeofday_format": TIMEOFDAY_FORMATS,
                 "duration_format": DURATION_FORMATS,
             }[key]
-            if value not in allowed:
+            if not isinstance(value, str) or value not in allowed:
                 raise invalid()
             stored[key] = value
         elif keep_unknown:

@@ -234,6 +234,8 @@ async def test_beginning_of_week_and_time_zone_are_the_profile_s(
         ({"date_format": "DD MM YY"}, "Value in date_format is invalid"),
         ({"timeofday_format": "hh:mm"}, "Value in timeofday_format is invalid"),
         ({"duration_format": 1}, "Value in duration_format is invalid"),
+        ({"timeofday_format": {}}, "Value in timeofday_format is invalid"),
+        ({"date_format": ["MM/DD/YYYY"]}, "Value in date_format is invalid"),
         ({"BeginningOfWeek": 7}, "Value in BeginningOfWeek is invalid"),
         ({"BeginningOfWeek": True}, "Value in BeginningOfWeek is invalid"),
         ({"pg_time_zone_name": "Mars/Olympus"}, "Value in pg_time_zone_name is invalid"),
@@ -248,6 +250,7 @@ async def test_beginning_of_week_and_time_zone_are_the_profile_s(
         ({"date_format": "YYYY-MM-DD", "BeginningOfWeek": 0, "timeofday_format": "x"},
          "Value in timeofday_format is invalid"),
         ({"k" * 65: 1}, "Invalid preference name"),
+        ({"": 1}, "Invalid preference name"),
     ],
 )  # fmt: skip
 async def test_a_bad_preference_is_400_and_changes_nothing(
