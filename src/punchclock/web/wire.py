@@ -327,11 +327,13 @@ class AlphaFeature(msgspec.Struct):
     enabled: bool
 
 
-class Preferences(msgspec.Struct, omit_defaults=True):
+class Preferences(msgspec.Struct, omit_defaults=True, kw_only=True):
     """An account's preferences: the keys toggl-python requires, in Toggl's spelling
-    (PascalCase for the legacy ones); CollapseTimeEntries only once it is set."""
+    (PascalCase for the legacy ones), sorted as Toggl's answers are; CollapseTimeEntries
+    only once it is set."""
 
     BeginningOfWeek: int  # Toggl's spelling, not beginning_of_week
+    CollapseTimeEntries: bool | msgspec.UnsetType = msgspec.UNSET
     alpha_features: list[AlphaFeature]
     date_format: str
     duration_format: str
@@ -341,7 +343,6 @@ class Preferences(msgspec.Struct, omit_defaults=True):
     send_timer_notifications: bool
     send_weekly_report: bool
     timeofday_format: str
-    CollapseTimeEntries: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 def preferences(values: dict[str, Any]) -> Preferences:
