@@ -531,3 +531,23 @@ async def test_the_model_holds_on_both_stores(
             assert (preferences["date_format"], preferences["BeginningOfWeek"]) == ("DD.MM.YYYY", 5)
             flags = await c.post("/api/v9/me/flags", headers=token_auth(ann.token), json={"a": 1})
             assert flags.json() == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/api/v9/me"),  # was a 500 before this test
+        ("POST", "/api/v9/me/flags"),
+        ("POST", "/api/v9/me/preferences"),
+        ("POST", "/api/v9/me/preferences/web"),
+    ],
+)
+async def test_a_body_nested_thousands_deep_is_400_not_500(
+    client: httpx.AsyncClient, user: User, method: str, path: str
+) -> None:
+    body = b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"  # well under 64 KiB
+    response = await client.request(method, path, headers=token_auth(user.token), content=body)
+    assert response.status_code == 400
+    assert check_answer(response, method, template(path)) == (
+        "Invalid request body: nested too deeply"
+    )
