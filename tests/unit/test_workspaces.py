@@ -10,9 +10,14 @@ import pytest
 
 from punchclock.errors import InvalidInput, NotFound
 from punchclock.models import Account
+from punchclock.services.workspaces import MAX_FLAGS, Workspaces
 from punchclock.store.sqlite import SQLiteStore
-from punchclock.workspaces import MAX_FLAGS, Workspaces
 from tests.store.test_store_contract import T0, new_account
+
+
+class FixedTime:
+    def now(self) -> int:
+        return T0 + 1
 
 
 @pytest.fixture
@@ -24,7 +29,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
 
 @pytest.fixture
 def workspaces(store: SQLiteStore) -> Workspaces:
-    return Workspaces(store, lambda: T0 + 1)
+    return Workspaces(store, FixedTime())
 
 
 async def two_accounts(store: SQLiteStore) -> tuple[Account, Account]:

@@ -14,12 +14,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from punchclock.services.workspaces import Workspaces
 from punchclock.web import wire
 from punchclock.web.asgi import Route
 from punchclock.web.auth import Authenticator
 from punchclock.web.errors import JSON
 from punchclock.web.routes import json_response, read_json
-from punchclock.workspaces import Workspaces
 
 # Answers that never change, encoded once. /status does no database work at all: Toggl
 # Desktop polls it after any 5xx, and it must answer while the database is down.

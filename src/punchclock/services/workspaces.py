@@ -9,17 +9,16 @@ V8.2.2: data-specific access only to the owner).
 
 from __future__ import annotations
 
-import functools
 import math
-import time
-import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
 from punchclock.errors import InvalidInput, NotFound
 from punchclock.models import Account, Organization, ProfileChanges, Workspace
+from punchclock.services import fields
+from punchclock.services.clock import Clock
 from punchclock.store import Store
 
 # Clients that keep preferences of their own (Toggl's swagger: an enum of these two).
@@ -69,9 +68,9 @@ _FLAGS = "flags"
 class Workspaces:
     """List an account's workspaces and organization; read and change its preferences and flags."""
 
-    def __init__(self, store: Store, now: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
-        self._now = now or (lambda: time.time_ns() // 1000)
+        self._clock = clock
 
     async def workspaces(self, account: Account, since: str | None = None) -> list[Workspace]:
         """Return the account's workspaces; with `since` (UNIX seconds), those changed after."""
@@ -134,7 +133,9 @@ class Workspaces:
             if merged is None:
                 raise InvalidInput(f"At most {MAX_CLIENT_KEYS} preferences a client")
         if profile:  # after the merge, which is the one step that may still refuse
-            await self._store.update_profile(account.id, ProfileChanges(**profile), self._now())
+            await self._store.update_profile(
+                account.id, ProfileChanges(**profile), self._clock.now()
+            )
 
     async def flags(self, account: Account) -> dict[str, Any]:
         return await self._store.settings_of(account.id, _FLAGS)
@@ -191,9 +192,10 @@ def _checked_preferences(
                 raise invalid()
             profile["beginning_of_week"] = value
         elif key == "pg_time_zone_name":
-            if not isinstance(value, str) or value not in _timezones():
-                raise invalid()
-            profile["timezone"] = value
+            try:
+                profile["timezone"] = fields.timezone(value)
+            except InvalidInput:
+                raise invalid() from None
         elif key in BOOLEAN_PREFERENCES:
             if not isinstance(value, bool):
                 raise invalid()
@@ -221,8 +223,3 @@ def _small_scalar(value: object) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or (isinstance(value, bool | int) and abs(value) < 2**53)
-
-
-@functools.cache
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
