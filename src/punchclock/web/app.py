@@ -34,6 +34,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
 from punchclock.web.startup_routes import StartupApi
 
@@ -212,12 +213,13 @@ def app_for(settings: Settings, parts: Parts) -> App:
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
-    startup_api = StartupApi(parts.services.workspaces, api.authenticate)
+    routes = [*api.routes(), *StartupApi(parts.services.workspaces, api.authenticate).routes()]
     return App(
-        [*api.routes(), *startup_api.routes()],
+        routes,
         on_startup=startup,
         on_shutdown=shutdown,
         drain=drain,
+        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
     )
 
 
