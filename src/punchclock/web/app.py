@@ -24,6 +24,7 @@ from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
+from punchclock.services.workspaces import Workspaces
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
@@ -36,6 +37,7 @@ from punchclock.web.auth import Clients
 from punchclock.web.forward_auth import ForwardAuth
 from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
+from punchclock.web.startup_routes import StartupApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
@@ -156,6 +158,7 @@ def build_services(
             clock=clock,
         ),
         accounts=Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock),
+        workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
         background=background,
@@ -220,7 +223,8 @@ def app_for(settings: Settings, parts: Parts) -> App:
         identity_tokens=settings.forward_auth_token,
         now=lambda: parts.clock.now() // 1_000_000,
     )
-    routes = [*api.routes(), *forward_auth.routes()]
+    startup_api = StartupApi(parts.services.workspaces, api.authenticate)
+    routes = [*api.routes(), *startup_api.routes(), *forward_auth.routes()]
     return App(
         routes,
         on_startup=startup,
