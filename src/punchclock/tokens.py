@@ -73,6 +73,11 @@ class SecretBox:
         self._aead = AESGCM(_derive(master_key, b"api-token-seal"))
         self._key_aead = AESGCM(_derive(master_key, b"signing-key-seal"))
         self._mail_aead = AESGCM(_derive(master_key, b"mail-seal"))
+        self._form_key = _derive(master_key, b"form-token")
+
+    def form_mac(self, data: str) -> bytes:
+        """Return the keyed hash that binds a page's form token to a browser (anti-CSRF)."""
+        return hmac.digest(self._form_key, data.encode(), "sha256")
 
     def token_lookup(self, token: str) -> bytes:
         """Return the keyed hash an API token is found by."""

@@ -14,7 +14,7 @@ from punchclock.keys import KeyRing
 from punchclock.mail import Mailer, mailer_for
 from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
-from punchclock.service import Accounts, Clock
+from punchclock.service import Accounts, Clock, SystemClock
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
@@ -24,6 +24,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -40,8 +41,10 @@ class Parts:
         hasher: PasswordHasher,
         sender: OutboxSender,
         throttle: Throttle,
+        secrets: SecretBox,
     ) -> None:
         self.accounts = accounts
+        self.secrets = secrets  # keyed hashes under the server key (the pages' form tokens)
         self.store = store
         self.hasher = hasher
         self.sender = sender  # delivers the outbox: this process's mail and any other's
@@ -119,7 +122,7 @@ def build_accounts(
         throttle=throttle,
         audit_retention_days=settings.audit_retention_days,
     )
-    parts = Parts(accounts, store, hasher, sender, throttle)
+    parts = Parts(accounts, store, hasher, sender, throttle, secrets)
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge(accounts, sender)]
     return parts
@@ -162,13 +165,21 @@ def create_app(
         await parts.hasher.close()
         await parts.throttle.close()
 
-    api = Api(
+    trusted_origins = {settings.public_origin, *settings.allowed_origins}
+    clients = Clients(settings.trusted_proxies)
+    api = Api(parts.accounts, trusted_origins=trusted_origins, clients=clients)
+    pages = Pages(
         parts.accounts,
-        trusted_origins={settings.public_origin, *settings.allowed_origins},
-        clients=Clients(settings.trusted_proxies),
+        secrets=parts.secrets,
+        now=(clock or SystemClock()).now,
+        # only punchclock's own pages post to punchclock's pages
+        trusted_origins={settings.public_origin},
+        clients=clients,
+        reset_code_ttl=settings.reset_code_ttl,
+        password_min_length=settings.password_min_length,
     )
     return App(
-        api.routes(),
+        [*api.routes(), *pages.routes()],
         accounts=parts.accounts,
         on_startup=startup,
         on_shutdown=shutdown,

@@ -91,7 +91,8 @@ class App:
             headers = response.raw_headers
             if not any(name == b"cache-control" for name, _ in headers):
                 headers.append(NO_STORE)
-            headers.extend(SECURITY_HEADERS)
+            # the pages bring their own (web/pages: a CSP that lets their style sheet load)
+            headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
             await response(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
