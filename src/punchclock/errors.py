@@ -8,10 +8,13 @@ class PunchclockError(Exception):
 
     code = "error"
     message = "Request failed"
+    field: str | None = None  # the request field it concerns, when one does (pages show it there)
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         if message is not None:
             self.message = message
+        if field is not None:
+            self.field = field
         super().__init__(self.message)
 
 

@@ -154,7 +154,10 @@ class Accounts:
         )
         timezone = _timezone(form.timezone) if form.timezone is not None else "UTC"
         if form.tos_accepted_for is not None and form.tos_accepted_for != "track":
-            raise InvalidInput('tos_accepted_for must be "track"')
+            raise InvalidInput(
+                'Accept the terms of service (tos_accepted_for must be "track")',
+                field="tos_accepted_for",
+            )
         passwords.check_policy(
             form.password,
             min_length=self._password_min_length,

@@ -169,7 +169,7 @@ class Pages:
         self._timezones = [
             (name, name.replace("_", " "))
             for name in sorted(zoneinfo.available_timezones())
-            if not name.startswith(("posix/", "right/"))
+            if not name.startswith(("posix/", "right/")) and name not in ("localtime", "Factory")
         ]
         self._weekdays = list(enumerate(WEEKDAYS))
 

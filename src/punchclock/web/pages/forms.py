@@ -136,8 +136,10 @@ def errors_from(form: str, error: PunchclockError, fields: dict[str, str]) -> Fo
 
     `fields` maps the service's field names to the form's (only those the form has).
     """
-    name: str | None = None
-    if isinstance(error, EmailTaken):
+    name = error.field
+    if name is not None:
+        pass
+    elif isinstance(error, EmailTaken):
         name = "email"
     elif isinstance(error, PasswordRejected):
         name = "password"
