@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
-
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 from tests.browser.conftest import (
     log_in,
     problems_of,
@@ -21,7 +20,10 @@ from tests.browser.conftest import (
 from tests.support import PASSWORD
 from tests.system.conftest import Server
 
-VIEWPORTS = {"375": {"width": 375, "height": 812}, "1280": {"width": 1280, "height": 800}}
+VIEWPORTS: dict[str, ViewportSize] = {
+    "375": {"width": 375, "height": 812},
+    "1280": {"width": 1280, "height": 800},
+}
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def _forgot_sent(page: Page, email: str) -> None:
     expect(page.get_by_role("status")).to_be_visible()
 
 
-def _reset(server: Server) -> Callable[[Page, str], None]:
+def _reset(server: Server) -> Callable[[Page, str], object]:
     def reset(page: Page, email: str) -> None:
         httpx.post(f"{server.base_url}/api/me/password_reset/request", json={"email": email})
         page.goto(reset_link(server, email))
@@ -67,7 +69,7 @@ def _reset(server: Server) -> Callable[[Page, str], None]:
     return reset
 
 
-def _reset_errors(server: Server) -> Callable[[Page, str], None]:
+def _reset_errors(server: Server) -> Callable[[Page, str], object]:
     def reset(page: Page, email: str) -> None:
         _reset(server)(page, email)
         page.get_by_label("New password").fill("short")
@@ -98,7 +100,7 @@ def test_every_page_in_every_state_is_accessible_and_photographed(
 ) -> None:
     # the pages of someone logged out, then those of someone logged in
     anonymous = {"login", "signup", "forgot", "reset", "closed"}
-    states: list[tuple[str, Callable[[Page, str], None]]] = [
+    states: list[tuple[str, Callable[[Page, str], object]]] = [
         ("login", lambda page, email: page.goto("/login")),
         ("login-errors", _login_errors),
         ("signup", lambda page, email: page.goto("/signup")),

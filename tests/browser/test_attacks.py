@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
-
 from tests.browser.conftest import log_in, problems_of, reset_link, sign_up, watched
 from tests.support import PASSWORD, basic
 from tests.system.conftest import Server, free_port
@@ -71,7 +70,7 @@ def test_a_form_posted_from_another_origin_is_refused(
     evil.html = (
         f"<!DOCTYPE html><html><head>{meta}<title>Win a prize</title></head><body>"
         f'<form method="post" action="{server.base_url}/account/token">'
-        '<input type="hidden" name="csrf" value="1700000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA">'
+        f'<input type="hidden" name="csrf" value="1700000000.{"A" * 43}">'
         "<button>Claim</button></form></body></html>"
     )
     attacker = watched(context.new_page())
