@@ -236,14 +236,15 @@ class Pages:
         return page
 
     async def _submitted(self, visit: Visit) -> dict[str, str]:
-        """Read a POSTed form; CrossSiteRequest or FormRefused unless this browser sent
-        a form punchclock served it."""
+        """Read a POSTed form; CrossSiteRequest if another site's page sent it."""
         request = visit.request
         if is_cross_site(request, self._trusted):
             raise CrossSiteRequest()
-        form = parse_form(await read_body(request))
+        return parse_form(await read_body(request))
+
+    def _check(self, visit: Visit, form: dict[str, str]) -> None:
+        """FormRefused unless the form is one punchclock served this very browser."""
         self._tokens.check(None if visit.new_browser else visit.browser_id, form.get("csrf", ""))
-        return form
 
     def _form(
         self, page: FormPage, action: FormAction, focus: str
@@ -255,6 +256,7 @@ class Pages:
             form: dict[str, str] = {}
             try:
                 form = await self._submitted(visit)
+                self._check(visit, form)
                 return await action(visit, form)
             except CrossSiteRequest:
                 return self._render(visit, "refused.html", 403)
@@ -317,7 +319,7 @@ class Pages:
     async def log_out(self, request: Request) -> Response:
         visit = await self._visit(request)
         try:
-            await self._submitted(visit)
+            self._check(visit, await self._submitted(visit))
         except CrossSiteRequest:
             return self._render(visit, "refused.html", 403)
         except FormRefused:
