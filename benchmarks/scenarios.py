@@ -20,7 +20,7 @@ from benchmarks import BenchError, hashing, seeding, servers, wrk
 from benchmarks.servers import Server
 
 # what --scenarios may choose; the baseline always runs; postgres needs a --postgres-url
-GROUPS = ("me", "logins", "scale", "postgres")
+GROUPS = ("me", "logins", "scale", "postgres", "pages")
 COOKIE = "__Secure-accounts-session"
 
 
@@ -99,6 +99,8 @@ class Bench:
             self.by_rotating_tokens(small, "me_token_small_db", seeded)
         if "logins" in o.groups:
             self.log_in_scenarios(small)
+        if "pages" in o.groups:
+            self.page_scenario(small)
         if "scale" in o.groups:
             self.rss["small_db"] = self.rss_of(small, seeded.count)
         self.stop(small)
@@ -186,6 +188,12 @@ class Bench:
             me(basic(secrets.token_hex(16), "api_token")),
             credential="wrong api token",
             expect_status=403,
+        )
+
+    def page_scenario(self, server: Server) -> None:
+        """GET /login as a first visit: a form token, a browser cookie and a rendered page."""
+        self.measure(
+            server, "login_page", "GET /login (a page)", wrk.Load(path="/login"), credential="none"
         )
 
     def by_rotating_tokens(self, server: Server, key: str, seeded: seeding.Seeded) -> None:

@@ -37,6 +37,7 @@ TARGETS = ON_POSTGRES | {
     "me_cookie",
     "me_password",
     "me_wrong_token",
+    "login_page",
     "logins",
     "me_token_during_logins",
     "me_token_large_db",

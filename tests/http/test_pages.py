@@ -379,3 +379,20 @@ async def test_a_throttled_log_in_says_how_long_to_wait(
     throttled = await visitor.post("/login", {"email": user.email, "password": PASSWORD})
     assert throttled.status_code == 429
     assert re.search(r"Too many attempts, please retry later: wait \d+ seconds\.", throttled.text)
+
+
+async def test_a_blank_form_is_the_same_for_everyone_but_its_token(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    first, second = Visitor(client), Visitor(client)
+    await first.get("/login")
+    await first.post("/login", {"email": user.email, "password": "wrong password"})
+    page = (await second.get("/login")).text
+    assert user.email not in page  # nobody else's values or errors
+    assert FORBIDDEN not in page
+    await first.get("/login")
+    assert first.csrf != second.csrf
+    assert _CSRF.sub("", first.page) == _CSRF.sub("", page)
+    assert (
+        await second.post("/login", {"email": user.email, "password": user.password})
+    ).status_code == 303
