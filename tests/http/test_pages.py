@@ -6,19 +6,20 @@ import hashlib
 import html
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
 
 import httpx
 import markupsafe
 import pytest
 
 from punchclock.config import Settings
-from punchclock.web.app import create_app
+from punchclock.web.app import Parts, create_app
+from punchclock.web.asgi import App
 from punchclock.web.auth import COOKIE
 from punchclock.web.pages import STALE_FORM, UNVERIFIED_FORM
 from punchclock.web.pages.forms import BROWSER_COOKIE
 from tests.conftest import FixedClock, User, sign_up
-from tests.support import FORBIDDEN, PASSWORD, basic
+from tests.support import FORBIDDEN, PASSWORD, basic, outbox, reset_code_in
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -317,7 +318,7 @@ async def test_bad_form_bodies_are_4xx(visitor: Visitor) -> None:
 
 
 async def test_closing_the_account_needs_its_password(
-    visitor: Visitor, user: User, client: httpx.AsyncClient, app: Any
+    visitor: Visitor, user: User, client: httpx.AsyncClient, app: App, parts: Parts
 ) -> None:
     await _logged_in(visitor, user)
     await visitor.get("/account")
@@ -330,16 +331,14 @@ async def test_closing_the_account_needs_its_password(
     assert COOKIE not in visitor.cookies
     assert (await client.get("/api/v9/me", headers=basic(user.email, PASSWORD))).status_code == 403
     await app.drain()
-    events = [e.event for e in await app.accounts._store.events(None, 0, 50)]
+    events = [e.event for e in await parts.store.events(None, 0, 50)]
     assert "log_in_failed" in events  # the wrong password counted as a failed log-in
     assert "account_closed" in events
 
 
 async def test_the_reset_page_does_not_use_the_code(
-    visitor: Visitor, user: User, client: httpx.AsyncClient, app: Any, data_dir: Any
+    visitor: Visitor, user: User, client: httpx.AsyncClient, app: App, data_dir: Path
 ) -> None:
-    from tests.support import outbox, reset_code_in
-
     await client.post("/api/me/password_reset/request", json={"email": user.email})
     await app.drain()
     code = reset_code_in(outbox(data_dir)[-1])

@@ -27,7 +27,9 @@ from punchclock.errors import (
     ResetCodeInvalid,
 )
 from punchclock.models import AuditEvent, Session
-from punchclock.service import Accounts, Authenticated, SignUp
+from punchclock.services import Services
+from punchclock.services.accounts import SignUp
+from punchclock.services.sessions import Authenticated
 from punchclock.tokens import SecretBox
 from punchclock.web.asgi import Route
 from punchclock.web.auth import (
@@ -144,7 +146,7 @@ class Pages:
 
     def __init__(
         self,
-        accounts: Accounts,
+        services: Services,
         *,
         secrets: SecretBox,
         now: Callable[[], int],
@@ -153,7 +155,11 @@ class Pages:
         reset_code_ttl: int = 3600,
         password_min_length: int = 8,
     ) -> None:
-        self.accounts = accounts
+        self.credentials = services.credentials
+        self.sessions = services.sessions
+        self.resets = services.resets
+        self.accounts = services.accounts
+        self.audit = services.audit
         self._client = clients or Clients()
         self._trusted = frozenset(o.lower() for o in trusted_origins)
         self._tokens = FormTokens(secrets, now)
@@ -215,7 +221,7 @@ class Pages:
         token = session_cookie(request)
         if token is not None:
             with contextlib.suppress(InvalidCredentials):
-                visit.auth = await self.accounts.authenticate_session(token)
+                visit.auth = await self.credentials.authenticate_session(token)
         return visit
 
     def _render(
@@ -326,7 +332,7 @@ class Pages:
 
     async def _log_in(self, visit: Visit, form: dict[str, str]) -> Response:
         request = visit.request
-        _, session = await self.accounts.log_in(
+        _, session = await self.credentials.log_in(
             form.get("email", ""),
             form.get("password", ""),
             form.get("remember_me") == "yes",
@@ -349,7 +355,7 @@ class Pages:
                 return _redirect("/login")
             return await self._account(visit, FormErrors("logout", general=STALE_FORM), 403)
         if visit.auth is not None:
-            await self.accounts.log_out(visit.auth, session_cookie(request), self._client(request))
+            await self.sessions.log_out(visit.auth, session_cookie(request), self._client(request))
         response = _redirect("/login?bye=1")
         clear_session_cookie(response)
         return response
@@ -413,7 +419,7 @@ class Pages:
     async def _forgot(self, visit: Visit, form: dict[str, str]) -> Response:
         email = form.get("email", "")
         # the same answer whether or not the email has an account: the service's
-        await self.accounts.request_password_reset(email, self._client(visit.request))
+        await self.resets.request_password_reset(email, self._client(visit.request))
         return self._render(
             visit, "forgot.html", values={"email": email}, sent=True, ttl_minutes=self._ttl_minutes
         )
@@ -421,7 +427,7 @@ class Pages:
     async def reset_page(self, request: Request) -> Response:
         visit = await self._visit(request)
         # a GET never uses the code up: mail scanners and link previews fetch links
-        if not await self.accounts.reset_code_is_live(request.path_params["code"]):
+        if not await self.resets.reset_code_is_live(request.path_params["code"]):
             return self._reset_invalid(visit, 404)
         return await self._reset_form(visit, {}, FormErrors(), 200)
 
@@ -451,7 +457,7 @@ class Pages:
 
     async def _reset(self, visit: Visit, form: dict[str, str]) -> Response:
         request = visit.request
-        _, session = await self.accounts.confirm_password_reset(
+        _, session = await self.resets.confirm_password_reset(
             request.path_params["code"], form.get("password", ""), self._client(request)
         )
         response = _redirect("/account")
@@ -477,8 +483,8 @@ class Pages:
         account = visit.auth.account
         zone = _zone(account.timezone)
         done = visit.request.query_params.get("done", "")
-        sessions = await self.accounts.list_sessions(visit.auth)
-        events = await self.accounts.recent_events(visit.auth)
+        sessions = await self.sessions.list_sessions(visit.auth)
+        events = await self.audit.recent(visit.auth.account.id)
         shown = {
             "fullname": account.fullname,
             "email": account.email,
@@ -495,7 +501,7 @@ class Pages:
             values=shown,
             errors=errors,
             notice=NOTICES.get(done),
-            api_token=self.accounts.api_token(account),
+            api_token=self.credentials.api_token(account),
             reveal_token=done == "token",
             sessions=[_session_row(s, visit.auth.jti, zone) for s in sessions],
             events=[_event_row(e, zone) for e in events],
@@ -575,12 +581,12 @@ class Pages:
     async def _end_session(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
         session_id = form.get("session_id", "")
-        await self.accounts.end_session(visit.auth, session_id, self._client(visit.request))
+        await self.sessions.end_session(visit.auth, session_id, self._client(visit.request))
         return "session"
 
     async def _end_other_sessions(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
-        await self.accounts.end_other_sessions(visit.auth, self._client(visit.request))
+        await self.sessions.end_other_sessions(visit.auth, self._client(visit.request))
         return "others"
 
     async def _close_account(self, visit: Visit, form: dict[str, str]) -> str:
