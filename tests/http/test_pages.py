@@ -18,7 +18,7 @@ from punchclock.web.asgi import App
 from punchclock.web.auth import COOKIE
 from punchclock.web.pages import STALE_FORM, UNVERIFIED_FORM
 from punchclock.web.pages.forms import BROWSER_COOKIE
-from tests.conftest import FixedClock, User, sign_up
+from tests.conftest import FixedClock, User, log_in, sign_up
 from tests.support import FORBIDDEN, PASSWORD, basic, outbox, reset_code_in
 
 PAGE_CSP = (
@@ -395,3 +395,86 @@ async def test_a_blank_form_is_the_same_for_everyone_but_its_token(
     assert (
         await second.post("/login", {"email": user.email, "password": user.password})
     ).status_code == 303
+
+
+async def _me(client: httpx.AsyncClient, session: str) -> int:
+    response = await client.get("/api/v9/me", headers={"Cookie": f"{COOKIE}={session}"})
+    return response.status_code
+
+
+async def test_changing_the_password_on_the_page_ends_the_other_sessions_only(
+    visitor: Visitor, user: User, client: httpx.AsyncClient
+) -> None:
+    await _logged_in(visitor, user)
+    await visitor.get("/account")
+    new = "a page-made passphrase 3"
+    response = await visitor.post(
+        "/account/password", {"current_password": PASSWORD, "password": new}
+    )
+    assert response.headers["location"] == "/account?done=password"
+    assert "Every other session has ended" in (await visitor.get(response.headers["location"])).text
+    assert await _me(client, visitor.cookies[COOKIE]) == 200
+    assert await _me(client, user.session) == 403
+    assert (await client.get("/api/v9/me", headers=basic(user.email, new))).status_code == 200
+
+
+async def test_resetting_the_token_on_the_page_shows_the_new_one(
+    visitor: Visitor, user: User, client: httpx.AsyncClient
+) -> None:
+    await _logged_in(visitor, user)
+    confirm = await visitor.get("/account/token")
+    assert "stops working at once" in confirm.text
+    response = await visitor.post("/account/token", {})
+    assert response.headers["location"] == "/account?done=token#token"
+    page = (await visitor.get("/account?done=token")).text
+    token = re.search(r'<code id="api-token">([0-9a-f]{32})</code>', page)
+    assert token is not None
+    assert token.group(1) != user.token
+    assert "<details open>" in page
+    assert (await client.get("/api/v9/me", auth=(user.token, "api_token"))).status_code == 403
+    assert (await client.get("/api/v9/me", auth=(token.group(1), "api_token"))).status_code == 200
+
+
+async def test_ending_sessions_from_the_page(
+    visitor: Visitor, user: User, client: httpx.AsyncClient
+) -> None:
+    third = await log_in(client, user, agent="curl/8.5.0")
+    await _logged_in(visitor, user)
+    page = (await visitor.get("/account")).text
+    assert page.count('name="session_id"') == 2  # every session but this one
+    assert "This device" in page
+    assert "curl" in page
+    ids = re.findall(r'name="session_id" value="([0-9a-f]{32})"', page)
+    missing = await visitor.post("/account/sessions/end", {"session_id": "f" * 32})
+    assert missing.status_code == 404
+    assert "Session not found" in missing.text
+    ended = await visitor.post("/account/sessions/end", {"session_id": ids[0]})
+    assert ended.headers["location"] == "/account?done=session#sessions"
+    assert [await _me(client, s) for s in (user.session, third)].count(403) == 1
+    others = await visitor.post("/account/sessions/others", {})
+    assert others.headers["location"] == "/account?done=others#sessions"
+    assert await _me(client, user.session) == 403
+    assert await _me(client, third) == 403
+    assert await _me(client, visitor.cookies[COOKIE]) == 200
+
+
+async def test_the_profile_form_keeps_what_was_typed_when_it_fails(
+    visitor: Visitor, user: User
+) -> None:
+    await _logged_in(visitor, user)
+    await visitor.get("/account")
+    response = await visitor.post(
+        "/account/profile",
+        {"fullname": "Ann Other", "timezone": "Mars/Base", "beginning_of_week": "3"},
+    )
+    assert response.status_code == 400
+    assert '<p class="error" id="profile-timezone-error">' in response.text
+    assert 'value="Ann Other"' in response.text
+    saved = await visitor.post(
+        "/account/profile",
+        {"fullname": "Ann Other", "timezone": "Asia/Tokyo", "beginning_of_week": "3"},
+    )
+    assert saved.headers["location"] == "/account?done=profile"
+    page = (await visitor.get("/account")).text
+    assert '<option value="Asia/Tokyo" selected>' in page
+    assert '<option value="3" selected>Wednesday</option>' in page
