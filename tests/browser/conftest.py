@@ -44,8 +44,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"browser tests: {count} screenshots in {SCREENSHOTS}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one module's tests. Playwright's sync API runs an event loop of its own
+    in this thread while it is started, so it is stopped after each module: the async
+    tests that follow need the thread's loop free."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./scripts/test installs it (apt-get install chromium)")
     with sync_playwright() as playwright:
