@@ -478,3 +478,19 @@ async def test_the_profile_form_keeps_what_was_typed_when_it_fails(
     page = (await visitor.get("/account")).text
     assert '<option value="Asia/Tokyo" selected>' in page
     assert '<option value="3" selected>Wednesday</option>' in page
+
+
+async def test_forgot_answers_the_same_for_known_and_unknown_emails(
+    visitor: Visitor, user: User
+) -> None:
+    await visitor.get("/forgot")
+    known = await visitor.post("/forgot", {"email": user.email})
+    await visitor.get("/forgot")
+    unknown = await visitor.post("/forgot", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 200
+    assert "a message with a link" in known.text
+
+    def without_details(text: str) -> str:
+        return _CSRF.sub("", text).replace(user.email, "").replace("nobody@example.com", "")
+
+    assert without_details(known.text) == without_details(unknown.text)
