@@ -494,3 +494,19 @@ async def test_forgot_answers_the_same_for_known_and_unknown_emails(
         return _CSRF.sub("", text).replace(user.email, "").replace("nobody@example.com", "")
 
     assert without_details(known.text) == without_details(unknown.text)
+
+
+async def test_changing_the_email_on_the_page(
+    visitor: Visitor, user: User, client: httpx.AsyncClient
+) -> None:
+    await _logged_in(visitor, user)
+    await visitor.get("/account")
+    response = await visitor.post(
+        "/account/email", {"email": "ann.new@example.com", "current_password": PASSWORD}
+    )
+    assert response.headers["location"] == "/account?done=email"
+    page = (await visitor.get(response.headers["location"])).text
+    assert "Your email is changed" in page
+    assert 'value="ann.new@example.com"' in page
+    me = await client.get("/api/v9/me", headers=basic("ann.new@example.com", PASSWORD))
+    assert me.status_code == 200

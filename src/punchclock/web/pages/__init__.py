@@ -100,6 +100,10 @@ EVENTS = {
 NOTICES = {
     "profile": "Your profile is saved.",
     "email": "Your email is changed. Your previous address was told of it.",
+    "email-pending": (
+        "Check your new address: we sent it a link to confirm the change. Until it is "
+        "followed, your account keeps its current email."
+    ),
     "password": "Your password is changed. Every other session has ended.",
     "token": "Your API token is reset: the new one is shown below. The old one no longer works.",
     "session": "The session has ended.",
@@ -560,9 +564,13 @@ class Pages:
 
     async def _change_email(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
-        fields = {"email": form.get("email", ""), "current_password": form.get("current_password")}
-        await self.accounts.update_profile(visit.auth, fields, self._client(visit.request))
-        return "email"
+        email = form.get("email", "")
+        fields = {"email": email, "current_password": form.get("current_password", "")}
+        account = await self.accounts.update_profile(
+            visit.auth, fields, self._client(visit.request)
+        )
+        # where the service waits for the new address to confirm, the page says so
+        return "email" if account.email.lower() == email.lower() else "email-pending"
 
     async def _change_password(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None

@@ -143,7 +143,9 @@ def errors_from(form: str, error: PunchclockError, fields: dict[str, str]) -> Fo
         name = "email"
     elif isinstance(error, PasswordRejected):
         name = "password"
-    elif isinstance(error, CurrentPasswordInvalid | CurrentPasswordMissing):
+    elif isinstance(
+        error, CurrentPasswordInvalid | CurrentPasswordMissing
+    ) or error.message.startswith("Current password"):  # e.g. "... to change email"
         name = "current_password"
     elif isinstance(error, InvalidInput):
         match = _INVALID_FIELD.fullmatch(error.message)
