@@ -510,3 +510,32 @@ async def test_changing_the_email_on_the_page(
     assert 'value="ann.new@example.com"' in page
     me = await client.get("/api/v9/me", headers=basic("ann.new@example.com", PASSWORD))
     assert me.status_code == 200
+
+
+NASTY = ["", " ", "\x00", "a\r\nSet-Cookie: x=y", "é" * 300, "<script>", "9" * 40, "-1", "%ff"]
+FORMS = [
+    ("/login", ("email", "password", "remember_me")),
+    ("/signup", ("email", "password", "fullname", "timezone", "tos")),
+    ("/forgot", ("email",)),
+    (f"/reset/{'A' * 43}", ("password",)),
+    ("/account/profile", ("fullname", "timezone", "beginning_of_week")),
+    ("/account/email", ("email", "current_password")),
+    ("/account/password", ("current_password", "password")),
+    ("/account/sessions/end", ("session_id",)),
+    ("/account/close", ("current_password",)),
+]
+
+
+@pytest.mark.parametrize(("path", "names"), FORMS)
+async def test_no_form_input_is_a_server_error(
+    visitor: Visitor, user: User, path: str, names: tuple[str, ...]
+) -> None:
+    await _logged_in(visitor, user)
+    for value in NASTY:
+        await visitor.get("/account")
+        response = await visitor.post(path, dict.fromkeys(names, value))
+        assert response.status_code < 500, (value, response.text[-300:])
+        assert "x=y" not in response.headers.get("set-cookie", "")
+    # and the account is still whole: nothing nasty was taken as a password or an email
+    me = await visitor.client.get("/api/v9/me", headers=basic(user.email, PASSWORD))
+    assert me.status_code == 200
