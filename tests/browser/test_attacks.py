@@ -197,3 +197,20 @@ def test_an_unknown_reset_code_says_so_and_offers_forgot(page: Page) -> None:
     expect(page.get_by_role("link", name="Ask for a new link")).to_have_attribute(
         "href", re.compile("/forgot$")
     )
+
+
+def test_a_form_whose_token_no_longer_fits_comes_back_to_be_sent_again(
+    context: BrowserContext, page: Page, email: str
+) -> None:
+    sign_up(page, email)
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_label("Email").fill(email)
+    context.clear_cookies()  # the browser forgot its id meanwhile (a restart, a cleaner)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("could not be verified")
+    expect(page.get_by_label("Email")).to_have_value(email)  # what was typed stays
+    expect(page.get_by_label("Password")).to_have_value("")  # but not the password
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/account")
