@@ -13,6 +13,7 @@ import markupsafe
 import pytest
 
 from punchclock.config import Settings
+from punchclock.errors import StoreUnavailable
 from punchclock.web.app import Parts, create_app
 from punchclock.web.asgi import App
 from punchclock.web.auth import COOKIE
@@ -539,3 +540,20 @@ async def test_no_form_input_is_a_server_error(
     # and the account is still whole: nothing nasty was taken as a password or an email
     me = await visitor.client.get("/api/v9/me", headers=basic(user.email, PASSWORD))
     assert me.status_code == 200
+
+
+async def test_a_database_outage_is_a_page_that_says_to_try_again(
+    visitor: Visitor, user: User, parts: Parts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _logged_in(visitor, user)
+
+    async def unavailable(*args: object) -> None:
+        raise StoreUnavailable()
+
+    monkeypatch.setattr(parts.services.sessions, "list_sessions", unavailable)
+    response = await visitor.get("/account")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert StoreUnavailable.message in response.text
+    assert 'href="/account"' in response.text

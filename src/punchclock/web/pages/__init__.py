@@ -188,6 +188,30 @@ class Pages:
         self._token_slot = f"csrf-{token_hex(16)}"  # where a blank page's token goes
 
     def routes(self) -> list[Route]:
+        return [Route(r.method, r.path, self._answered(r.handler)) for r in self._routes()]
+
+    def _answered(
+        self, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Answer a service error no form shows (the database is down, too busy) with a page
+        rather than the API's JSON."""
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PunchclockError as e:
+                status = _status(e)
+                if status < 500:
+                    raise
+                visit = Visit(request, FormTokens.new_browser_id(), False)
+                again = request.url.path if request.method == "GET" else "/"
+                page = self._render(visit, "error.html", status, message=e.message, again=again)
+                page.headers["retry-after"] = "1"
+                return page
+
+        return handle
+
+    def _routes(self) -> list[Route]:
         return [
             Route("GET", "/", self.home),
             Route("GET", "/static/{name}", self.static),
