@@ -169,3 +169,8 @@ def test_migrate_creates_the_database_keys_and_secret_private_to_the_owner(tmp_p
     [key] = (data / "keys").glob("*.pem")
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     assert oct((data / "keys").stat().st_mode & 0o777) == "0o700"
+
+
+def test_an_ipv6_public_url_gets_a_mail_domain_that_parses() -> None:
+    settings = Settings.from_env({"PUNCHCLOCK_PUBLIC_URL": "http://[::1]:8080"})
+    assert settings.mail_from == "punchclock <no-reply@localhost>"

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from punchclock.web.errors import response_for
 
@@ -40,6 +40,17 @@ def _compile(template: str) -> re.Pattern[str]:
         re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
     )
     return re.compile(f"^{regex}$")
+
+
+def _without_body(send: Send) -> Send:
+    """Send the headers of an answer, Content-Length included, but none of its body."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 class Route:
@@ -94,6 +105,8 @@ class App:
                 headers.append(NO_STORE)
             # the pages bring their own (web/pages: a CSP that lets their style sheet load)
             headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
+            if scope["method"] == "HEAD":
+                send = _without_body(send)
             await response(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -112,9 +125,13 @@ class App:
                     break
             else:
                 raise HTTPException(404)
-        handler = methods.get(scope["method"])
+        method = scope["method"]
+        handler = methods.get(method)
+        if handler is None and method == "HEAD":
+            handler = methods.get("GET")  # answered as GET, without the body (RFC 9110 9.3.2)
         if handler is None:
-            raise HTTPException(405, headers={"Allow": ", ".join(sorted(methods))})
+            allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
         return handler
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
