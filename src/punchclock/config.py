@@ -319,7 +319,13 @@ def _secret_key(raw: str | None) -> bytes | None:
 
 # Read by the test suite and the benchmark, never by the server: not worth a warning.
 TOOL_VARIABLES = frozenset(
-    {"PUNCHCLOCK_TEST_POSTGRES_URL", "PUNCHCLOCK_TEST_REDIS_URL", "PUNCHCLOCK_FUZZ_EXAMPLES"}
+    {
+        "PUNCHCLOCK_TEST_POSTGRES_URL",
+        "PUNCHCLOCK_TEST_REDIS_URL",
+        "PUNCHCLOCK_FUZZ_EXAMPLES",
+        "PUNCHCLOCK_CHROMIUM",  # the browser tests' Chromium (/usr/bin/chromium)
+        "PUNCHCLOCK_SCREENSHOTS",  # where the browser tests write their screenshots
+    }
 )
 
 
