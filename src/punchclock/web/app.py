@@ -33,6 +33,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.logs import AccessLog
 from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
 
@@ -222,8 +223,13 @@ def app_for(settings: Settings, parts: Parts) -> App:
         reset_code_ttl=settings.reset_code_ttl,
         password_min_length=settings.password_min_length,
     )
+    routes = [*api.routes(), *pages.routes()]
     return App(
-        [*api.routes(), *pages.routes()], on_startup=startup, on_shutdown=shutdown, drain=drain
+        routes,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        drain=drain,
+        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
     )
 
 
