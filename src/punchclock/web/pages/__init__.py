@@ -29,6 +29,7 @@ from punchclock.errors import (
 from punchclock.models import AuditEvent, Session
 from punchclock.services import Services
 from punchclock.services.accounts import SignUp
+from punchclock.services.fields import ProfileUpdate
 from punchclock.services.sessions import Authenticated
 from punchclock.tokens import SecretBox
 from punchclock.web.asgi import Route
@@ -576,33 +577,35 @@ class Pages:
 
     async def _update_profile(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
-        fields: dict[str, Any] = {"fullname": form.get("fullname", "")}
-        if "timezone" in form:
-            fields["timezone"] = form["timezone"]
-        if "beginning_of_week" in form:
-            day = form["beginning_of_week"]
-            # the service checks the value; a select only ever sends a digit
-            fields["beginning_of_week"] = int(day) if day.isascii() and day.isdigit() else day
-        await self.accounts.update_profile(visit.auth, fields, self._client(visit.request))
+        day = form.get("beginning_of_week")
+        update = ProfileUpdate(
+            fullname=form.get("fullname", ""),
+            timezone=form.get("timezone"),
+            # a select sends a digit; anything else is out of range, for the service to refuse
+            beginning_of_week=(
+                None if day is None else int(day) if day.isascii() and day.isdigit() else -1
+            ),
+        )
+        await self.accounts.update_profile(visit.auth, update, self._client(visit.request))
         return "profile"
 
     async def _change_email(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
         email = form.get("email", "")
-        fields = {"email": email, "current_password": form.get("current_password", "")}
+        update = ProfileUpdate(email=email, current_password=form.get("current_password", ""))
         account = await self.accounts.update_profile(
-            visit.auth, fields, self._client(visit.request)
+            visit.auth, update, self._client(visit.request)
         )
         # where the service waits for the new address to confirm, the page says so
         return "email" if account.email.lower() == email.lower() else "email-pending"
 
     async def _change_password(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
-        fields = {
-            "password": form.get("password", ""),
-            "current_password": form.get("current_password", ""),
-        }
-        await self.accounts.update_profile(visit.auth, fields, self._client(visit.request))
+        update = ProfileUpdate(
+            password=form.get("password", ""),
+            current_password=form.get("current_password", ""),
+        )
+        await self.accounts.update_profile(visit.auth, update, self._client(visit.request))
         return "password"
 
     async def _reset_token(self, visit: Visit, form: dict[str, str]) -> str:
