@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the package's face imports no service: each module imports 
     from punchclock.services.credentials import Credentials
     from punchclock.services.resets import Resets
     from punchclock.services.sessions import Sessions
+    from punchclock.services.workspaces import Workspaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Services:
     sessions: Sessions
     resets: Resets
     accounts: Accounts
+    workspaces: Workspaces
     attempts: Attempts
     audit: Audit
     background: Background

@@ -24,6 +24,7 @@ from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
+from punchclock.services.workspaces import Workspaces
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
@@ -36,6 +37,7 @@ from punchclock.web.auth import Clients
 from punchclock.web.logs import AccessLog
 from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
+from punchclock.web.startup_routes import StartupApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
@@ -159,6 +161,7 @@ def build_services(
             clock=clock,
         ),
         accounts=Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock),
+        workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
         background=background,
@@ -223,7 +226,11 @@ def app_for(settings: Settings, parts: Parts) -> App:
         reset_code_ttl=settings.reset_code_ttl,
         password_min_length=settings.password_min_length,
     )
-    routes = [*api.routes(), *pages.routes()]
+    routes = [
+        *api.routes(),
+        *StartupApi(parts.services.workspaces, api.authenticate).routes(),
+        *pages.routes(),
+    ]
     return App(
         routes,
         on_startup=startup,
