@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -52,7 +53,16 @@ def render(message: Message, *, sender: str, message_id: str, date: dt.datetime)
     """
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = Address(display_name=message.to_name, addr_spec=message.to)
+    to = Address(display_name=message.to_name, addr_spec=message.to)
+    if "=?" in message.to_name:
+        # A name such as "=?utf-8?q?Your_Bank?=" is an RFC 2047 encoded word: written as it
+        # is, mail clients would show it decoded, as a name the user never typed. The email
+        # package writes any ASCII name as it is, so such a name is encoded here, whole
+        # (its "=" and "?" escaped), and the client shows exactly what was typed.
+        name = Header(message.to_name, "utf-8", header_name="To").encode(linesep="\n")
+        email.set_raw("To", f"{name} <{to.addr_spec}>")
+    else:
+        email["To"] = to
     email["Subject"] = message.subject
     email["Date"] = format_datetime(date)
     domain = email["From"].addresses[0].domain or "localhost"

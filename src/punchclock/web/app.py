@@ -173,6 +173,7 @@ def create_app(
         on_startup=startup,
         on_shutdown=shutdown,
         drain=drain,
+        guard=api.guard,
     )
 
 

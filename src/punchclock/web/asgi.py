@@ -63,8 +63,11 @@ class App:
         on_shutdown: Callable[[], Awaitable[None]],
         on_startup: Callable[[], Awaitable[None]] | None = None,
         drain: Callable[[], Awaitable[None]] | None = None,
+        guard: Callable[[Request], None] | None = None,
     ) -> None:
         self.routes = routes
+        # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
+        self._guard = guard or (lambda request: None)
         self.accounts = accounts  # the service, for tests and tools that run the app in process
         self._on_shutdown = on_shutdown
         self._drain = drain or accounts.drain
@@ -85,7 +88,10 @@ class App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
-                response = await self._handler(scope)(Request(scope, receive))
+                handler = self._handler(scope)
+                request = Request(scope, receive)
+                self._guard(request)
+                response = await handler(request)
             except Exception as e:  # every error, expected or not, gets a JSON answer
                 response = response_for(e)
             headers = response.raw_headers

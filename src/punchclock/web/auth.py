@@ -88,11 +88,8 @@ class Authenticator:
     Every failure raises InvalidCredentials, whatever went wrong.
     """
 
-    def __init__(
-        self, accounts: Accounts, trusted_origins: Iterable[str], clients: Clients | None = None
-    ) -> None:
+    def __init__(self, accounts: Accounts, clients: Clients | None = None) -> None:
         self._accounts = accounts
-        self._trusted_origins = frozenset(o.lower() for o in trusted_origins)
         self._clients = clients or Clients()
 
     async def __call__(self, request: Request) -> Authenticated:
@@ -115,22 +112,43 @@ class Authenticator:
         token = session_cookie(request)
         if token is None:
             raise InvalidCredentials()
-        if request.method not in SAFE_METHODS:
-            self._refuse_cross_site(request)
+        # a change made with the cookie passed CrossSiteGuard in the dispatcher first
         return await self._accounts.authenticate_session(token)
 
-    def _refuse_cross_site(self, request: Request) -> None:
-        """Refuse a cookie-authenticated change requested by another site's page.
 
-        The browser names the page's site in Sec-Fetch-Site and its origin in Origin
-        (OWASP CSRF Prevention Cheat Sheet: Fetch Metadata, and verifying the origin with
-        standard headers). Clients that send neither (curl, server-side code, the seed's
-        examples) are not browsers and are let through.
-        """
-        if request.headers.get("sec-fetch-site") == "cross-site":
+class CrossSiteGuard:
+    """Refuse a state-changing request that another site's page made (CSRF, log-in CSRF).
+
+    Every request with a method other than GET, HEAD and OPTIONS is checked, authenticated
+    or not: a form on another site must neither change an account through its owner's
+    cookie nor log the visitor in to an account of the attacker's choosing (OWASP CSRF
+    Prevention Cheat Sheet: log-in CSRF; Fetch Metadata; verifying the origin with standard
+    headers). The browser names the page's site in Sec-Fetch-Site and its origin in
+    Origin, neither of which a page can set. Clients that send neither (curl, server-side
+    code, Toggl's desktop clients) are not browsers and pass. A request that carries an
+    Authorization header passes too: a page on another site can only send one through a
+    CORS preflight, which punchclock never grants, so it is no browser's ambient credential.
+    """
+
+    def __init__(self, trusted_origins: Iterable[str]) -> None:
+        self._trusted_origins = frozenset(o.lower() for o in trusted_origins)
+
+    def __call__(self, request: Request) -> None:
+        if request.method in SAFE_METHODS or "authorization" in request.headers:
+            return
+        site = request.headers.get("sec-fetch-site")
+        if site in ("same-origin", "none"):
+            # "same-origin": a page of punchclock's own (whose forms say Origin: null under
+            # Referrer-Policy: no-referrer); "none": the user typed or bookmarked it
+            return
+        if site == "cross-site":
             raise CrossSiteRequest()
+        # "same-site" (a sibling host, which may be anyone's) or an older browser: the
+        # Origin must be one we trust
         origin = request.headers.get("origin")
         if origin is not None and origin.lower() not in self._trusted_origins:
+            raise CrossSiteRequest()
+        if site is not None and origin is None:
             raise CrossSiteRequest()
 
 

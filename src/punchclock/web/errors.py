@@ -51,6 +51,11 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, "Request body is too large")
 
 
+class UnsupportedMediaType(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(415, "Content-Type must be application/json")
+
+
 def error_response(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
     return Response(msgspec.json.encode(message), status, headers, media_type=JSON)
 

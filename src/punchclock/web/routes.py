@@ -20,11 +20,12 @@ from punchclock.web.asgi import Route
 from punchclock.web.auth import (
     Authenticator,
     Clients,
+    CrossSiteGuard,
     clear_session_cookie,
     session_cookie,
     set_session_cookie,
 )
-from punchclock.web.errors import JSON, BodyTooLarge
+from punchclock.web.errors import JSON, BodyTooLarge, UnsupportedMediaType
 
 MAX_BODY = 64 * 1024  # bytes
 T = TypeVar("T")
@@ -48,10 +49,26 @@ async def read_body(request: Request) -> bytes:
 
 
 async def read_json(request: Request, shape: type[T]) -> T:
+    """Decode a JSON body into `shape`; any other body is a 4xx, never a 500."""
+    content_type = request.headers.get("content-type")
+    if content_type is not None and not _is_json(content_type):
+        # text/plain and the form encodings are what a plain HTML form on any site can send
+        # without a CORS preflight: parsed as JSON, they would let it log a visitor in
+        raise UnsupportedMediaType()
+    body = await read_body(request)
     try:
-        return msgspec.json.decode(await read_body(request), type=shape)
+        return msgspec.json.decode(body, type=shape)
     except msgspec.DecodeError as e:  # ValidationError is a DecodeError
         raise InvalidInput(f"Invalid request body: {e}") from None
+    except RecursionError:  # nested deeper than the decoder goes: nobody's real body
+        raise InvalidInput("Invalid request body: nested too deeply") from None
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 class Api:
@@ -66,7 +83,8 @@ class Api:
     ) -> None:
         self.accounts = accounts
         self.client = clients or Clients()
-        self.authenticate = Authenticator(accounts, trusted_origins, self.client)
+        self.authenticate = Authenticator(accounts, self.client)
+        self.guard = CrossSiteGuard(trusted_origins)
         # /me is the hottest answer there is. Its body depends only on the account row, which
         # is read afresh on every request, so a body cached by that row is never stale.
         self._me_body = functools.lru_cache(maxsize=render_cache_size)(self._render_me)
