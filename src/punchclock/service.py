@@ -603,7 +603,7 @@ class Accounts:
         expires_at = now + self._reset_code_ttl * 1_000_000
         # The code and the message that tells it are written in one transaction: there is
         # never a code nobody was told of, nor a message whose code was not stored.
-        await self._store.replace_reset_code(
+        await self._store.add_reset_code(
             account.id,
             self._secrets.reset_code_lookup(code),
             expires_at,

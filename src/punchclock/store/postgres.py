@@ -33,6 +33,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.rows import (
+    ACCOUNT_COLUMNS,
     MAIL_RECORD_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
@@ -58,6 +59,11 @@ _BY_SESSION = (
     f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
     "WHERE s.jti = $1 AND s.expires_at > $2 AND s.last_used_at >= $3 AND a.accounts_id = $4 "
     "AND a.closed_at IS NULL"
+)
+_BY_EMAIL_CHANGE = (
+    f"SELECT {ACCOUNT_COLUMNS}, e.email FROM accounts a "  # noqa: S608 - constants
+    "JOIN email_changes e ON e.account_id = a.id "
+    "WHERE e.code_lookup = $1 AND e.kind = $2 AND e.expires_at > $3 AND a.closed_at IS NULL"
 )
 _BY_RESET_CODE = (
     f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
@@ -328,7 +334,7 @@ class PostgresStore:
                     keep_jti,
                 )
             for notice in notices:
-                await _enqueue(db, notice)
+                await _enqueue(db, notice, account_id)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
@@ -356,14 +362,16 @@ class PostgresStore:
     async def close_account(self, account_id: int, now: int) -> None:
         async def tx(db: Connection) -> None:
             # before the email is erased: its mail, queued (a reset code) or kept for
-            # `mail list`, names the person too
+            # `mail list`, names the person too; so does mail to any address it had or
+            # asked for, which carries its account id
             await db.execute(
-                "DELETE FROM outbox WHERE recipient IN "
+                "DELETE FROM outbox WHERE account_id = $1 OR recipient IN "
                 "(SELECT email FROM accounts WHERE id = $1 AND email IS NOT NULL)",
                 account_id,
             )
             await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
             await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
+            await db.execute("DELETE FROM email_changes WHERE account_id = $1", account_id)
             await db.execute(
                 "UPDATE accounts SET default_workspace_id = NULL WHERE id = $1", account_id
             )
@@ -380,21 +388,33 @@ class PostgresStore:
 
         await self._transact(tx)
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         async def tx(db: Connection) -> None:
             await db.execute(
                 "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET "
-                "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
-                "created_at = excluded.created_at",
+                "VALUES ($1, $2, $3, $4)",
                 code_lookup,
                 account_id,
                 expires_at,
                 now,
             )
-            await _enqueue(db, message)
+            await db.execute(
+                "DELETE FROM reset_codes WHERE account_id = $1 AND (expires_at <= $2 OR "
+                "code_lookup NOT IN (SELECT code_lookup FROM reset_codes WHERE account_id = $1 "
+                "ORDER BY created_at DESC, code_lookup LIMIT $3))",
+                account_id,
+                now,
+                keep,
+            )
+            await _enqueue(db, message, account_id)
 
         await self._transact(tx)
 
@@ -418,12 +438,123 @@ class PostgresStore:
             await _set_password(db, account_id, password_hash, now)
             await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
             if notice is not None:
-                await _enqueue(db, notice)
+                await _enqueue(db, notice, account_id)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
 
     # -- the outbox (see the Store port for what each step means) -------------------------
+
+    # -- email changes ---------------------------------------------------------------------
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        async def tx(db: Connection) -> None:
+            await db.execute(
+                "DELETE FROM email_changes WHERE account_id = $1 AND kind = 'confirm'",
+                account_id,
+            )
+            await db.execute(
+                "INSERT INTO email_changes (code_lookup, account_id, kind, email, expires_at, "
+                "created_at) VALUES ($1, $2, 'confirm', $3, $4, $5)",
+                code_lookup,
+                account_id,
+                email,
+                expires_at,
+                now,
+            )
+            await _enqueue(db, message, account_id)
+
+        await self._transact(tx)
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        row = await self._fetchrow(_BY_EMAIL_CHANGE, code_lookup, kind, now)
+        return None if row is None else (Account(*row[:-1]), row[-1])
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            row = await db.fetchrow(
+                "DELETE FROM email_changes WHERE code_lookup = $1 AND kind = 'confirm' "
+                "AND expires_at > $2 RETURNING account_id, email",
+                code_lookup,
+                now,
+            )
+            if row is None:
+                return None
+            account_id, email = row
+            old = (await _account_by_id(db, account_id)).email
+            await _set_email(db, account_id, email, now)
+            await db.execute(
+                "INSERT INTO email_changes (code_lookup, account_id, kind, email, expires_at, "
+                "created_at) VALUES ($1, $2, 'undo', $3, $4, $5)",
+                undo_lookup,
+                account_id,
+                old,
+                undo_expires_at,
+                now,
+            )
+            await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            row = await db.fetchrow(
+                "DELETE FROM email_changes WHERE code_lookup = $1 AND kind = 'undo' "
+                "AND expires_at > $2 RETURNING account_id, email",
+                code_lookup,
+                now,
+            )
+            if row is None:
+                return None
+            account_id, email = row
+            await _set_email(db, account_id, email, now)
+            await db.execute("DELETE FROM email_changes WHERE account_id = $1", account_id)
+            await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            await db.execute(
+                "UPDATE accounts SET api_token_lookup = $1, api_token_sealed = $2 WHERE id = $3",
+                token_lookup,
+                token_sealed,
+                account_id,
+            )
+            await db.execute(
+                "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
+                "VALUES ($1, $2, $3, $4)",
+                reset_lookup,
+                account_id,
+                reset_expires_at,
+                now,
+            )
+            await _enqueue(db, reset_message, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
 
     async def enqueue_mail(self, message: OutgoingMail) -> None:
         await self._run(lambda db: _enqueue(db, message))
@@ -502,6 +633,10 @@ class PostgresStore:
             now,
         )
         return row is not None
+
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        rows = await self._fetch("SELECT id FROM outbox WHERE id = ANY($1::text[])", list(ids))
+        return {row[0] for row in rows}
 
     async def delete_old_mail(self, before: int) -> int:
         row = await self._fetchrow(
@@ -619,16 +754,31 @@ async def migrate(db: Connection) -> int:
     return len(known)
 
 
-async def _enqueue(db: Connection, message: OutgoingMail) -> None:
+async def _enqueue(db: Connection, message: OutgoingMail, account_id: int | None = None) -> None:
     await db.execute(
         "INSERT INTO outbox (id, recipient, subject, sealed, state, attempts, created_at, "
-        "queued_at, next_attempt_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5, $5)",
+        "queued_at, next_attempt_at, account_id) "
+        "VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5, $5, $6)",
         message.id,
         message.recipient,
         message.subject,
         message.sealed,
         message.created_at,
+        account_id,
     )
+
+
+async def _set_email(db: Connection, account_id: int, email: str, now: int) -> None:
+    """Give the account an address; the codes sent to the one before stop working."""
+    await db.execute(
+        "UPDATE accounts SET email = $1, email_key = $2, updated_at = $3, "
+        "authorization_updated_at = $3 WHERE id = $4",
+        email,
+        email.lower(),
+        now,
+        account_id,
+    )
+    await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
 
 
 async def _account_by_id(db: Connection, account_id: int) -> Account:
@@ -645,5 +795,9 @@ async def _set_password(db: Connection, account_id: int, password_hash: str, now
         now,
         account_id,
     )
-    # A code asked for before the change must not undo it.
+    # A code asked for before the change must not undo it, nor a change of address asked
+    # for with the old password go on.
     await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
+    await db.execute(
+        "DELETE FROM email_changes WHERE account_id = $1 AND kind = 'confirm'", account_id
+    )

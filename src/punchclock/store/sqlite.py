@@ -36,6 +36,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.rows import (
+    ACCOUNT_COLUMNS,
     MAIL_RECORD_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
@@ -50,6 +51,11 @@ _BY_SESSION = (
     f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
     "WHERE s.jti = ? AND s.expires_at > ? AND s.last_used_at >= ? AND a.accounts_id = ? "
     "AND a.closed_at IS NULL"
+)
+_BY_EMAIL_CHANGE = (
+    f"SELECT {ACCOUNT_COLUMNS}, e.email FROM accounts a "  # noqa: S608 - constants
+    "JOIN email_changes e ON e.account_id = a.id "
+    "WHERE e.code_lookup = ? AND e.kind = ? AND e.expires_at > ? AND a.closed_at IS NULL"
 )
 _BY_RESET_CODE = (
     f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
@@ -274,7 +280,7 @@ class SQLiteStore:
                     (account_id, keep_jti),
                 )
             for notice in notices:
-                _enqueue(db, notice)
+                _enqueue(db, notice, account_id)
             return _account_by_id(db, account_id)
 
         return await self._transact(_unique_email(tx))
@@ -303,14 +309,16 @@ class SQLiteStore:
     async def close_account(self, account_id: int, now: int) -> None:
         def tx(db: sqlite3.Connection) -> None:
             # before the email is erased: its mail, queued (a reset code) or kept for
-            # `mail list`, names the person too
+            # `mail list`, names the person too; so does mail to any address it had or
+            # asked for, which carries its account id
             db.execute(
-                "DELETE FROM outbox WHERE recipient IN "
+                "DELETE FROM outbox WHERE account_id = ? OR recipient IN "
                 "(SELECT email FROM accounts WHERE id = ? AND email IS NOT NULL)",
-                (account_id,),
+                (account_id, account_id),
             )
             db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
             db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
+            db.execute("DELETE FROM email_changes WHERE account_id = ?", (account_id,))
             db.execute(
                 "UPDATE accounts SET default_workspace_id = NULL WHERE id = ?", (account_id,)
             )
@@ -326,18 +334,28 @@ class SQLiteStore:
 
         await self._transact(tx)
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         def tx(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
-                "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
-                "created_at = excluded.created_at",
+                "VALUES (?, ?, ?, ?)",
                 (code_lookup, account_id, expires_at, now),
             )
-            _enqueue(db, message)
+            db.execute(
+                "DELETE FROM reset_codes WHERE account_id = ? AND (expires_at <= ? OR "
+                "code_lookup NOT IN (SELECT code_lookup FROM reset_codes WHERE account_id = ? "
+                "ORDER BY created_at DESC, code_lookup LIMIT ?))",
+                (account_id, now, account_id, keep),
+            )
+            _enqueue(db, message, account_id)
 
         await self._transact(tx)
 
@@ -358,10 +376,106 @@ class SQLiteStore:
             _set_password(db, row[0], password_hash, now)
             db.execute("DELETE FROM sessions WHERE account_id = ?", (row[0],))
             if notice is not None:
-                _enqueue(db, notice)
+                _enqueue(db, notice, row[0])
             return _account_by_id(db, row[0])
 
         return await self._transact(tx)
+
+    # -- email changes ---------------------------------------------------------------------
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM email_changes WHERE account_id = ? AND kind = 'confirm'",
+                (account_id,),
+            )
+            db.execute(
+                "INSERT INTO email_changes (code_lookup, account_id, kind, email, expires_at, "
+                "created_at) VALUES (?, ?, 'confirm', ?, ?, ?)",
+                (code_lookup, account_id, email, expires_at, now),
+            )
+            _enqueue(db, message, account_id)
+
+        await self._transact(tx)
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        row = self._db.execute(_BY_EMAIL_CHANGE, (code_lookup, kind, now)).fetchone()
+        return None if row is None else (Account(*row[:-1]), row[-1])
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        def tx(db: sqlite3.Connection) -> Account | None:
+            row = db.execute(
+                "DELETE FROM email_changes WHERE code_lookup = ? AND kind = 'confirm' "
+                "AND expires_at > ? RETURNING account_id, email",
+                (code_lookup, now),
+            ).fetchone()
+            if row is None:
+                return None
+            account_id, email = row
+            old = _account_by_id(db, account_id).email
+            _set_email(db, account_id, email, now)
+            db.execute(
+                "INSERT INTO email_changes (code_lookup, account_id, kind, email, expires_at, "
+                "created_at) VALUES (?, ?, 'undo', ?, ?, ?)",
+                (undo_lookup, account_id, old, undo_expires_at, now),
+            )
+            _enqueue(db, notice, account_id)
+            return _account_by_id(db, account_id)
+
+        return await self._transact(_unique_email(tx))
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        def tx(db: sqlite3.Connection) -> Account | None:
+            row = db.execute(
+                "DELETE FROM email_changes WHERE code_lookup = ? AND kind = 'undo' "
+                "AND expires_at > ? RETURNING account_id, email",
+                (code_lookup, now),
+            ).fetchone()
+            if row is None:
+                return None
+            account_id, email = row
+            _set_email(db, account_id, email, now)
+            db.execute("DELETE FROM email_changes WHERE account_id = ?", (account_id,))
+            db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+            db.execute(
+                "UPDATE accounts SET api_token_lookup = ?, api_token_sealed = ? WHERE id = ?",
+                (token_lookup, token_sealed, account_id),
+            )
+            db.execute(
+                "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (reset_lookup, account_id, reset_expires_at, now),
+            )
+            _enqueue(db, reset_message, account_id)
+            return _account_by_id(db, account_id)
+
+        return await self._transact(_unique_email(tx))
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -452,6 +566,18 @@ class SQLiteStore:
             )
 
         return await self._transact(tx)
+
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # SQLite allows 32766 parameters; keep it small
+            chunk = list(ids[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id FROM outbox WHERE id IN ({marks})",  # noqa: S608 - only ?s
+                chunk,
+            )
+            found.update(row[0] for row in rows)
+        return found
 
     async def delete_old_mail(self, before: int) -> int:
         def tx(db: sqlite3.Connection) -> int:
@@ -562,10 +688,10 @@ def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:
     return Account(*row)
 
 
-def _enqueue(db: sqlite3.Connection, message: OutgoingMail) -> None:
+def _enqueue(db: sqlite3.Connection, message: OutgoingMail, account_id: int | None = None) -> None:
     db.execute(
         "INSERT INTO outbox (id, recipient, subject, sealed, state, attempts, created_at, "
-        "queued_at, next_attempt_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+        "queued_at, next_attempt_at, account_id) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
         (
             message.id,
             message.recipient,
@@ -574,8 +700,19 @@ def _enqueue(db: sqlite3.Connection, message: OutgoingMail) -> None:
             message.created_at,
             message.created_at,
             message.created_at,
+            account_id,
         ),
     )
+
+
+def _set_email(db: sqlite3.Connection, account_id: int, email: str, now: int) -> None:
+    """Give the account an address; the codes sent to the one before stop working."""
+    db.execute(
+        "UPDATE accounts SET email = ?, email_key = ?, updated_at = ?, "
+        "authorization_updated_at = ? WHERE id = ?",
+        (email, email.lower(), now, now, account_id),
+    )
+    db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
 
 
 def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, now: int) -> None:
@@ -584,8 +721,10 @@ def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, n
         "WHERE id = ?",
         (password_hash, now, now, account_id),
     )
-    # A code asked for before the change must not undo it.
+    # A code asked for before the change must not undo it, nor a change of address asked
+    # for with the old password go on.
     db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
+    db.execute("DELETE FROM email_changes WHERE account_id = ? AND kind = 'confirm'", (account_id,))
 
 
 def prepare_database(path: Path) -> int:
