@@ -11,7 +11,7 @@ from typing import Any
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
-from punchclock.mail import Mailer, mailer_for
+from punchclock.mail import FileMailer, Mailer, mailer_for
 from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
 from punchclock.service import Accounts, Clock
@@ -81,9 +81,12 @@ def build_accounts(
     else:
         ring = KeyDirectory(settings.data_dir, today).ring
         store = store or SQLiteStore(settings.database_path)
+    mailer = mailer or mailer_for(settings)
+    if isinstance(mailer, FileMailer):
+        on_start.append(_announcing(mailer))
     sender = OutboxSender(
         store,
-        mailer or mailer_for(settings),
+        mailer,
         secrets,
         sender=settings.mail_from,
         max_age=settings.mail_max_age,
@@ -123,6 +126,13 @@ def build_accounts(
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge(accounts, sender)]
     return parts
+
+
+def _announcing(mailer: FileMailer) -> Callable[[], Awaitable[None]]:
+    async def announce() -> None:
+        mailer.announce()
+
+    return announce
 
 
 def create_app(
