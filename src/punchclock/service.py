@@ -21,6 +21,8 @@ from punchclock import passwords
 from punchclock.errors import (
     CurrentPasswordInvalid,
     CurrentPasswordMissing,
+    EmailChangeLinkInvalid,
+    EmailChangeNeedsPassword,
     InvalidCredentials,
     InvalidInput,
     ResetCodeInvalid,
@@ -48,6 +50,7 @@ from punchclock.tokens import (
     new_accounts_id,
     new_api_token,
     new_jti,
+    new_link_code,
     new_mail_id,
     new_reset_code,
     new_session_id,
@@ -64,6 +67,9 @@ _EMAIL = re.compile(
     r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 _RESET_CODE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+EMAIL_CONFIRM_TTL = 24 * 3600  # seconds a link to confirm a new address lasts
+EMAIL_UNDO_TTL = 7 * 24 * 3600  # seconds the old address may undo a change
+RESET_CODES_KEPT = 3  # live reset codes an account may have at once
 
 
 class Clock(Protocol):
@@ -93,6 +99,7 @@ class IssuedSession:
 
     token: str
     remember_me: bool
+    device: str = ""  # a device cookie for the browser (OWASP device cookies); "" for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +127,14 @@ class Accounts:
         clock: Clock | None = None,
         verified_passwords: VerifiedPasswords | None = None,
         mail_queued: Callable[[], None] | None = None,
+        mail_erased: Callable[[], Coroutine[Any, Any, object]] | None = None,
         throttle: Throttle | None = None,
         audit_retention_days: int = 90,
     ) -> None:
         self._store = store
         self._audit_retention_days = audit_retention_days
         self._mail_queued = mail_queued or (lambda: None)  # wakes this process's mail sender
+        self._mail_erased = mail_erased  # deletes the file mailer's copies of erased mail
         self._hasher = hasher
         self._sessions = sessions
         self._secrets = secrets
@@ -188,6 +197,9 @@ class Accounts:
         await self._store.close_account(auth.account.id, self._clock.now())
         self._verified.forget_account(auth.account.id)
         self._record("account_closed", auth.account.id, client)
+        if self._mail_erased is not None:
+            # the outbox forgot every message to the account's addresses: so must any copy
+            self._in_background(self._mail_erased())
 
     async def workspaces(self, auth: Authenticated) -> list[Workspace]:
         return await self._store.workspaces_of(auth.account.id)
@@ -218,40 +230,55 @@ class Accounts:
         password is a failed log-in: it counts towards the same limits.
         """
         changes = _profile_changes(fields)
-        if not isinstance(fields.get("current_password"), str | None):
+        current = fields.get("current_password")
+        if not isinstance(current, str | None):
             raise InvalidInput("Invalid current_password")
-        new_hash = None
-        if fields.get("password") is not None:
-            new_password = fields["password"]
-            current = fields.get("current_password")
-            if current is None or current == "":
+        account = auth.account
+        new_email = None
+        if changes.email is not None and changes.email.lower() != account.email.lower():
+            # A stolen token or cookie must not be enough to move the account to another
+            # address (and then reset its password there): a new address needs the current
+            # password (ASVS 5 V7.5.1) and is taken only once a link mailed to it is
+            # followed. Another case of the same address is no move: Toggl's clients send
+            # the whole profile back, email included.
+            new_email = changes.email
+            changes = msgspec.structs.replace(changes, email=None)
+            if not current:
+                raise EmailChangeNeedsPassword()
+        new_password = fields.get("password")
+        if new_password is not None:
+            if not current:
                 raise CurrentPasswordMissing()
-            if not isinstance(new_password, str) or not isinstance(current, str):
+            if not isinstance(new_password, str):
                 raise InvalidInput("Invalid password")
-            account = auth.account
             passwords.check_policy(
                 new_password,
                 min_length=self._password_min_length,
                 context=[
                     *passwords.context_words(account.email, account.fullname),
-                    *passwords.context_words(changes.email or "", changes.fullname or ""),
+                    *passwords.context_words(new_email or "", changes.fullname or ""),
                 ],
             )
+        if new_password is not None or new_email is not None:
+            assert current is not None
             verify = functools.partial(self._hasher.verify, account.password_hash, current)
             if not await self._password_attempt(account.email, client, verify, account.id):
                 self._record("log_in_failed", account.id, client, "current_password")
                 raise CurrentPasswordInvalid()
-            new_hash = await self._hasher.hash(new_password)
+        if new_email is not None and self._throttle is not None:
+            # each request mails an address of the caller's choosing
+            with self._throttled_recorded("email_change", account.id, client):
+                await self._throttle.email_change(account.id)
+        new_hash = await self._hasher.hash(new_password) if new_password is not None else None
         now = self._clock.now()
-        # The account's (old) address is told of a new password or a new address, so that
-        # its owner learns of a change they did not make (ASVS 4.0.3 V2.2.3, 5 V6.3.7).
+        # The account's address is told of a new password, so that its owner learns of a
+        # change they did not make (ASVS 4.0.3 V2.2.3, 5 V6.3.7); a new address is told
+        # when it is confirmed, with a link that undoes it.
         notices = []
         if new_hash is not None:
-            notices.append(self._notice(auth.account, _PASSWORD_CHANGED, now, client))
-        if changes.email is not None and changes.email.lower() != auth.account.email.lower():
-            notices.append(self._notice(auth.account, _EMAIL_CHANGED, now, client))
+            notices.append(self._notice(account, _PASSWORD_CHANGED, now, client))
         account = await self._store.update_profile(
-            auth.account.id,
+            account.id,
             changes,
             now,
             password_hash=new_hash,
@@ -264,21 +291,125 @@ class Accounts:
             self._verified.forget_account(account.id)
         if new_hash is not None:
             self._record("password_changed", account.id, client)
-        if changes.email is not None:
-            self._record("email_changed", account.id, client)
+        if new_email is not None:
+            # after the answer, like a reset request: whether the address is taken must
+            # show neither in the answer nor in its timing (ASVS 5 V6.3.8)
+            self._in_background(self._ask_to_confirm(account, new_email, client))
         return account
+
+    async def _ask_to_confirm(
+        self, account: Account, email: str, client: ClientInfo | None
+    ) -> None:
+        now = self._clock.now()
+        if await self._store.account_by_email(email) is not None:
+            # its owner is told an account already exists there; nothing else happens
+            await self._store.enqueue_mail(self._outgoing(self._address_taken(email), now))
+            self._mail_queued()
+            self._record("email_change_requested", account.id, client, "taken")
+            return
+        code = new_link_code()
+        expires_at = now + EMAIL_CONFIRM_TTL * 1_000_000
+        await self._store.request_email_change(
+            account.id,
+            email,
+            self._secrets.email_change_lookup(code),
+            expires_at,
+            now,
+            self._outgoing(self._confirm_address(account, email, code), now),
+        )
+        self._mail_queued()
+        self._record("email_change_requested", account.id, client)
+
+    async def confirm_email_change(self, code: str, client: ClientInfo) -> Account:
+        """Follow the link mailed to a new address once: the account takes the address; the
+        old address is told, with a link that undoes the change for 7 days."""
+        lookup = await self._link_lookup(code, client)
+        now = self._clock.now()
+        found = await self._store.email_change(lookup, "confirm", now)
+        if found is None:
+            self._record("email_change_failed", None, client, "confirm")
+            raise EmailChangeLinkInvalid()
+        owner, email = found
+        undo = new_link_code()
+        notice = self._email_changed(owner, email, undo, now, client)
+        account = await self._store.confirm_email_change(
+            lookup,
+            now,
+            self._secrets.email_change_lookup(undo),
+            now + EMAIL_UNDO_TTL * 1_000_000,
+            notice,
+        )
+        if account is None:
+            self._record("email_change_failed", owner.id, client, "used_meanwhile")
+            raise EmailChangeLinkInvalid()
+        self._mail_queued()
+        self._verified.forget_account(account.id)
+        self._record("email_changed", account.id, client)
+        return account
+
+    async def undo_email_change(self, code: str, client: ClientInfo) -> None:
+        """Follow the link mailed to the old address once: restore it and secure the account.
+
+        Whoever moved the account may hold its password, a session and the API token, so
+        all of them end: every session, a new API token, and a reset code mailed to the
+        restored address, from which the owner sets a new password.
+        """
+        lookup = await self._link_lookup(code, client)
+        now = self._clock.now()
+        found = await self._store.email_change(lookup, "undo", now)
+        if found is None:
+            self._record("email_change_failed", None, client, "undo")
+            raise EmailChangeLinkInvalid()
+        owner, email = found
+        restored = msgspec.structs.replace(owner, email=email)
+        token = new_api_token()
+        reset_code = new_reset_code()
+        expires_at = now + self._reset_code_ttl * 1_000_000
+        account = await self._store.undo_email_change(
+            lookup,
+            now,
+            self._secrets.token_lookup(token),
+            self._secrets.seal_token(token, owner.accounts_id),
+            self._secrets.reset_code_lookup(reset_code),
+            expires_at,
+            self._outgoing(self._reset_message(restored, reset_code, expires_at), now),
+        )
+        if account is None:
+            self._record("email_change_failed", owner.id, client, "used_meanwhile")
+            raise EmailChangeLinkInvalid()
+        self._mail_queued()
+        self._verified.forget_account(account.id)
+        self._record("email_change_undone", account.id, client)
+
+    async def _link_lookup(self, code: str, client: ClientInfo) -> bytes:
+        if self._throttle is not None:
+            # codes are 256 random bits, but guessing still costs lookups (ASVS 5 V6.6.3)
+            with self._throttled_recorded("link_confirm", None, client):
+                await self._throttle.reset_confirm(client.ip)
+        if not _RESET_CODE.fullmatch(code):
+            self._record("email_change_failed", None, client)
+            raise EmailChangeLinkInvalid()
+        return self._secrets.email_change_lookup(code)
 
     # -- sessions and authentication ------------------------------------------------------
 
     async def log_in(
-        self, email: str, password: str, remember_me: bool, client: ClientInfo
+        self,
+        email: str,
+        password: str,
+        remember_me: bool,
+        client: ClientInfo,
+        device_cookie: str | None = None,
     ) -> tuple[Account, IssuedSession]:
         """Check an email and password and start a session.
 
         A log-in always costs a full hash: the cache of verified passwords serves API calls.
+        A valid device cookie of this email's (from an earlier log-in) has the attempt
+        judged by that device's failures only (see Throttle.password_attempt).
         """
+        device = self._secrets.device_of(device_cookie, email)
         account = await self._check_password(
-            email, await self._account_by_email(email), password, client, "log_in"
+            email, await self._account_by_email(email), password, client, "log_in", device
         )
         self._record("log_in", account.id, client)
         return account, await self._start_session(account, remember_me, client)
@@ -359,6 +490,7 @@ class Accounts:
         password: str,
         client: ClientInfo | None,
         path: str,
+        device: str | None = None,
     ) -> Account:
         """Return the account if the password is its own; raise InvalidCredentials otherwise.
 
@@ -369,7 +501,8 @@ class Accounts:
         password_hash = account.password_hash if account is not None else None
         account_id = account.id if account is not None else None
         verify = functools.partial(self._hasher.verify, password_hash, password)
-        if not await self._password_attempt(email, client, verify, account_id) or account is None:
+        attempt = self._password_attempt(email, client, verify, account_id, device)
+        if not await attempt or account is None:
             # `path` says where: "log_in" (POST /api/sessions) or "basic" (email:password
             # on an API call). An unknown email is recorded without it (see _record).
             self._record("log_in_failed", account_id, client, path)
@@ -387,6 +520,7 @@ class Accounts:
         client: ClientInfo | None,
         verify: Callable[[], Awaitable[bool]],
         account_id: int | None = None,
+        device: str | None = None,
     ) -> bool:
         """Check a password, unless the account has had too many failures (Throttled).
 
@@ -394,13 +528,15 @@ class Accounts:
         current password of a change (ASVS 4.0.3 V2.2.1; NIST SP 800-63B 5.2.2). The limit
         is checked before the hash, so a throttled guess costs no CPU and is answered
         the same whether or not the email has an account. Failures are counted per account
-        and, more strictly, per account and address; a success clears the address's count,
-        so an attacker elsewhere delays the owner only at the laxer per-account limit.
+        and address, and per account from clients that never logged in to it; a device
+        that did (`device`) or an address whose log-in succeeded lately is judged by its
+        own failures only, so someone who knows only the email cannot keep the owner out.
         """
         if self._throttle is None:
             return await verify()
         with self._throttled_recorded("password", account_id, client):
-            return await self._throttle.password_attempt(email, client.ip if client else "", verify)
+            ip = client.ip if client else ""
+            return await self._throttle.password_attempt(email, ip, verify, device)
 
     async def _start_session(
         self, account: Account, remember_me: bool, client: ClientInfo
@@ -422,7 +558,10 @@ class Accounts:
                 ip=client.ip,
             )
         )
-        return IssuedSession(token=token, remember_me=remember_me)
+        # the browser that logged in is known from now on (OWASP device cookies)
+        return IssuedSession(
+            token=token, remember_me=remember_me, device=self._secrets.device_cookie(account.email)
+        )
 
     def _idle_since(self, now: int) -> int:
         """Return the earliest last use a live session may have (0: no idle timeout)."""
@@ -543,14 +682,15 @@ class Accounts:
         All the work, the lookup included, happens after the answer is sent, and nothing
         is sent during the request (the outbox sender mails it later), so the answer can
         tell nothing about the email, nor about the mail server, through its content or
-        its timing (OWASP Forgot Password Cheat Sheet). Requests are limited per email and
-        per address, known emails or not, so that nobody can flood an inbox or probe many
-        emails quickly.
+        its timing (OWASP Forgot Password Cheat Sheet). Requests are limited per address
+        (429), so that nobody can probe many emails quickly; never per email, so that
+        someone who knows only the email cannot keep its owner from asking. An inbox gets
+        a few codes an hour at most: beyond that a request sends nothing, answered the same.
         """
         email = _email(email)
         if self._throttle is not None:
             with self._throttled_recorded("reset_request", None, client):
-                await self._throttle.reset_request(email, client.ip if client else "")
+                await self._throttle.reset_request(client.ip if client else "")
         self._in_background(self._queue_reset_code(email, client))
 
     async def confirm_password_reset(
@@ -588,6 +728,10 @@ class Accounts:
             raise ResetCodeInvalid()
         self._mail_queued()
         self._verified.forget_account(account.id)
+        if self._throttle is not None:
+            # the owner proved themselves through their inbox: whatever failures others
+            # piled up on the account no longer hold them back
+            await self._throttle.forget_failures(account.email, client.ip)
         self._record("reset_completed", account.id, client)
         return account, await self._start_session(account, False, client)
 
@@ -598,17 +742,22 @@ class Accounts:
         self._record("reset_requested", account.id if account is not None else None, client)
         if account is None:
             return
+        if self._throttle is not None and not await self._throttle.reset_mail(email):
+            return  # the inbox already holds the last few codes, all of them live
         code = new_reset_code()
         now = self._clock.now()
         expires_at = now + self._reset_code_ttl * 1_000_000
         # The code and the message that tells it are written in one transaction: there is
-        # never a code nobody was told of, nor a message whose code was not stored.
+        # never a code nobody was told of, nor a message whose code was not stored. Codes
+        # sent earlier stay live, so that someone else's request does not void the code
+        # its owner just received; using one, or a new password or address, ends them all.
         await self._store.add_reset_code(
             account.id,
             self._secrets.reset_code_lookup(code),
             expires_at,
             now,
             self._outgoing(self._reset_message(account, code, expires_at), now),
+            keep=RESET_CODES_KEPT,
         )
         self._mail_queued()
 
@@ -690,6 +839,64 @@ class Accounts:
             ),
         )
 
+    def _confirm_address(self, account: Account, email: str, code: str) -> Message:
+        """Ask a new address to confirm it is the account's, by a link (24 hours)."""
+        link = f"{self._public_url}/email/confirm/{code}"
+        api = f"{self._public_url}/api/me/email_change/confirm/{code}"
+        text = (
+            "Someone asked to use this address for a punchclock account. If it was you,\n"
+            "confirm it within 24 hours at\n\n"
+            f"    {link}\n\n"
+            f"(or with POST {api}).\n\n"
+            "Until then the account keeps its old address. If it was not you, ignore this\n"
+            "message: nothing changes.\n"
+        )
+        return self._message(email, account.fullname, "Confirm your new punchclock address", text)
+
+    def _address_taken(self, email: str) -> Message:
+        """Tell an address that someone asked to move their account to it, though it has one."""
+        text = (
+            "Someone asked to use this address for a punchclock account, but an account\n"
+            "already exists with this address, so nothing changed. If it was you, log in\n"
+            "with this address instead. If it was not you, ignore this message.\n"
+        )
+        return self._message(email, "", "Your punchclock address", text)
+
+    def _email_changed(
+        self, account: Account, email: str, undo: str, now: int, client: ClientInfo | None
+    ) -> OutgoingMail:
+        """Tell the old address its account moved to `email`, with a link that undoes it."""
+        subject, what = _EMAIL_CHANGED
+        moment = dt.datetime.fromtimestamp(now / 1_000_000, dt.UTC)
+        origin = f" from the address {client.ip}" if client is not None and client.ip else ""
+        link = f"{self._public_url}/email/undo/{undo}"
+        text = (
+            f"{what}, {email}, on {moment:%Y-%m-%d %H:%M} UTC{origin}.\n\n"
+            "If it was you, there is nothing to do.\n\n"
+            "If it was not you, undo it within 7 days at\n\n"
+            f"    {link}\n\n"
+            f"(or with POST {self._public_url}/api/me/email_change/undo/{undo}):\n"
+            "this address becomes the account's again, every session and the API token\n"
+            "end, and a code to set a new password is sent here.\n"
+        )
+        return self._outgoing(self._message(account.email, account.fullname, subject, text), now)
+
+    def _message(self, to: str, name: str, subject: str, text: str) -> Message:
+        """Return a message whose HTML part is its text, escaped, in paragraphs."""
+        hello = f"<p>Hello {html.escape(name)},</p>\n" if name else ""
+        body = html.escape(text).replace("\n\n", "</p>\n<p>")
+        return Message(
+            to=to,
+            to_name=name,
+            subject=subject,
+            text=text,
+            html=(
+                "<!DOCTYPE html>\n"
+                f'<html><head><meta charset="utf-8"><title>{html.escape(subject)}</title></head>\n'
+                f"<body>\n{hello}<p>{body}</p>\n</body></html>\n"
+            ),
+        )
+
     async def drain(self) -> None:
         """Wait for the work started after answers were sent (queuing reset codes) to finish."""
         while self._background:
@@ -708,7 +915,7 @@ _PASSWORD_RESET = (
 _EMAIL_CHANGED = (
     "Your punchclock email address was changed",
     "The email address of your punchclock account was changed from this one to another",
-)
+)  # the new address follows
 
 
 def is_token_credential(username: str, password: str) -> bool:
@@ -747,7 +954,16 @@ def _fullname(value: object) -> str:
 
 @functools.cache
 def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # IANA names only: the system's zoneinfo folder also holds "localtime" (whatever the
+    # server runs in), "posixrules", "Factory" and the posix/ and right/ copies
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in _NOT_IANA and not name.startswith(("posix/", "right/"))
+    )
+
+
+_NOT_IANA = frozenset({"localtime", "posixrules", "Factory"})
 
 
 def _timezone(value: object) -> str:

@@ -54,7 +54,7 @@ def text(message: EmailMessage) -> str:
 def link_in(message: EmailMessage, kind: str) -> str:
     found = [code for k, code in LINK.findall(text(message)) if k == kind]
     assert len(found) == 1, text(message)
-    return found[0]
+    return str(found[0])
 
 
 async def mail_to(app: App, data_dir: Path, address: str) -> list[EmailMessage]:
@@ -303,6 +303,7 @@ async def test_link_codes_are_stored_only_as_hashes(
     client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
     await changed_to_new(client, app, user, data_dir)
+    await app.drain()
     codes = [code for message in outbox(data_dir) for _, code in LINK.findall(text(message))]
     assert len(codes) == 2  # the confirmation and the undo
     database = (data_dir / "punchclock.sqlite3").read_bytes()

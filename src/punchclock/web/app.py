@@ -119,6 +119,7 @@ def build_accounts(
         password_min_length=settings.password_min_length,
         clock=clock,
         mail_queued=sender.wake,
+        mail_erased=sender.erase_copies,
         throttle=throttle,
         audit_retention_days=settings.audit_retention_days,
     )
@@ -176,6 +177,7 @@ def create_app(
         parts.accounts,
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
+        public_url=settings.public_url,
     )
     return App(
         api.routes(),

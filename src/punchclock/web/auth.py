@@ -16,6 +16,10 @@ from punchclock.models import ClientInfo
 from punchclock.service import Accounts, Authenticated, IssuedSession, is_token_credential
 
 COOKIE = "__Secure-accounts-session"
+# The browser's device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
+# Cookies"): __Host-, so that no other host of the domain can set or read it.
+DEVICE_COOKIE = "__Host-punchclock-device"
+DEVICE_COOKIE_LIFETIME = 365 * 24 * 3600  # seconds
 _COOKIE_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Lax"  # as Toggl's accounts service
 MAX_CREDENTIAL = 4096  # characters: a longer Authorization header is refused unread
 
@@ -157,11 +161,28 @@ def session_cookie(request: Request) -> str | None:
 
 
 def set_session_cookie(response: Response, session: IssuedSession) -> None:
-    """Set the cookie; without remember_me it lasts as long as the browser session."""
+    """Set the cookie; without remember_me it lasts as long as the browser session.
+
+    The device cookie goes with it: the client that logged in is known from now on."""
     value = f"{COOKIE}={session.token}; {_COOKIE_ATTRIBUTES}"
     if session.remember_me:
         value += f"; Max-Age={SESSION_LIFETIME}"
     response.headers.append("set-cookie", value)
+    set_device_cookie(response, session)
+
+
+def device_cookie(request: Request) -> str | None:
+    return request.cookies.get(DEVICE_COOKIE) or None
+
+
+def set_device_cookie(response: Response, session: IssuedSession) -> None:
+    """Set the device cookie of a log-in: its failures are its own from now on."""
+    if session.device:
+        response.headers.append(
+            "set-cookie",
+            f"{DEVICE_COOKIE}={session.device}; {_COOKIE_ATTRIBUTES}; "
+            f"Max-Age={DEVICE_COOKIE_LIFETIME}",
+        )
 
 
 def clear_session_cookie(response: Response) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from punchclock.web.auth import (
     Clients,
     CrossSiteGuard,
     clear_session_cookie,
+    device_cookie,
     session_cookie,
     set_session_cookie,
 )
@@ -80,8 +82,10 @@ class Api:
         trusted_origins: Iterable[str] = (),
         render_cache_size: int = 4096,
         clients: Clients | None = None,
+        public_url: str = "",
     ) -> None:
         self.accounts = accounts
+        self.public_url = public_url  # where the links in mails point
         self.client = clients or Clients()
         self.authenticate = Authenticator(accounts, self.client)
         self.guard = CrossSiteGuard(trusted_origins)
@@ -107,6 +111,10 @@ class Api:
             Route("POST", "/api/me/close_account/track", self.close_account),
             Route("POST", "/api/me/password_reset/request", self.request_reset),
             Route("POST", "/api/me/password_reset/confirm/{code}", self.confirm_reset),
+            Route("POST", "/api/me/email_change/confirm/{code}", self.confirm_email_change),
+            Route("POST", "/api/me/email_change/undo/{code}", self.undo_email_change),
+            Route("GET", "/email/confirm/{code}", self.email_link_page),
+            Route("GET", "/email/undo/{code}", self.email_link_page),
             Route("PUT", "/api/v9/me", self.update_me),
             Route("POST", "/api/v9/me/reset_token", self.reset_token),
             Route("GET", "/.well-known/jwks.json", self.jwks),
@@ -131,7 +139,11 @@ class Api:
     async def log_in(self, request: Request) -> Response:
         body = await read_json(request, wire.LogInBody)
         account, session = await self.accounts.log_in(
-            body.email, body.password, body.remember_me, self.client(request)
+            body.email,
+            body.password,
+            body.remember_me,
+            self.client(request),
+            device_cookie(request),
         )
         response = self._me_response(account)
         set_session_cookie(response, session)
@@ -188,6 +200,25 @@ class Api:
         set_session_cookie(response, session)
         return response
 
+    async def confirm_email_change(self, request: Request) -> Response:
+        await self.accounts.confirm_email_change(request.path_params["code"], self.client(request))
+        return json_response("OK")
+
+    async def undo_email_change(self, request: Request) -> Response:
+        await self.accounts.undo_email_change(request.path_params["code"], self.client(request))
+        return json_response("OK")
+
+    async def email_link_page(self, request: Request) -> Response:
+        """Answer a link of an email change's mail with a button that follows it.
+
+        A GET never uses the code: mail scanners open links before people do. The button
+        POSTs to the API from this same origin (CrossSiteGuard lets it through).
+        """
+        kind = "confirm" if request.url.path.startswith("/email/confirm/") else "undo"
+        code = request.path_params["code"]
+        action = f"{self.public_url}/api/me/email_change/{kind}/{code}"
+        return Response(_link_page(kind, action), media_type="text/html; charset=utf-8")
+
     async def me(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         if request.scope["query_string"] and _flag(request, "with_related_data"):
@@ -209,6 +240,23 @@ class Api:
     async def reset_token(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         return json_response(await self.accounts.reset_api_token(auth, self.client(request)))
+
+
+_LINK_PAGES = {
+    "confirm": ("Confirm your new address", "Use this address for my account"),
+    "undo": ("Undo the change of address", "Undo the change and secure my account"),
+}
+
+
+def _link_page(kind: str, action: str) -> bytes:
+    title, button = _LINK_PAGES[kind]
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
+        f"<body>\n<h1>{title}</h1>\n"
+        f'<form method="post" action="{html.escape(action)}">\n'
+        f'<button type="submit">{button}</button>\n</form>\n</body></html>\n'
+    ).encode()
 
 
 @functools.cache
