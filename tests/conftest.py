@@ -10,8 +10,8 @@ import pytest
 
 from punchclock.config import RATE_LIMIT_VARIABLES, Settings
 from punchclock.passwords import PasswordHasher
-from punchclock.service import Accounts
-from punchclock.web.app import create_app
+from punchclock.services import Services
+from punchclock.web.app import Parts, app_for, build_services
 from punchclock.web.asgi import App
 from tests import postgres
 from tests.smtp_server import SmtpServer
@@ -133,15 +133,21 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def app(settings: Settings, clock: FixedClock) -> AsyncIterator[App]:
-    application = create_app(settings, clock=clock)
+def parts(settings: Settings, clock: FixedClock) -> Parts:
+    return build_services(settings, clock=clock)
+
+
+@pytest.fixture
+async def app(settings: Settings, parts: Parts) -> AsyncIterator[App]:
+    application = app_for(settings, parts)
     async with application.running():
         yield application
 
 
 @pytest.fixture
-def accounts(app: App) -> Accounts:
-    return app.accounts
+def services(parts: Parts, app: App) -> Services:
+    """The services the app serves with (the app is running)."""
+    return parts.services
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ class AuditEvent(msgspec.Struct, frozen=True):
 
     id: int
     at: int
-    event: str  # sign_up, log_in, log_in_failed, throttled, session_ended, ... (service.py)
+    event: str  # sign_up, log_in, log_in_failed, throttled, session_ended, ... (services/)
     account_id: int | None  # None: no account is known (a failed log-in on an unknown email)
     ip: str
     user_agent: str

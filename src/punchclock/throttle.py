@@ -1,6 +1,6 @@
 """Throttling: how many attempts of each kind a caller may make, counted in moving windows.
 
-What is limited and why is said where the limits are applied, in service.py; the numbers
+What is limited and why is said where the limits are applied, in services/attempts.py; the numbers
 come from config.RateLimits. Counters live in this process (`limits`' memory storage) or,
 given PUNCHCLOCK_REDIS_URL, in Redis, where every worker and server shares them.
 """
@@ -193,8 +193,13 @@ class Throttle:
         subject = ("account", self._id(str(account_id)))
         await self._take((self.email_change_per_account, subject))
 
+    @property
+    def limits_api_calls(self) -> bool:
+        """Tell whether API calls are limited per user and address (off by default)."""
+        return bool(self.api_per_user_and_ip.windows)
+
     async def api_call(self, account_id: int, ip: str) -> None:
-        if self.api_per_user_and_ip.windows:  # off by default: nothing to await then
+        if self.limits_api_calls:  # off by default: nothing to await then
             subject = ("user-ip", self._id(str(account_id), _address_key(ip)))
             await self._take((self.api_per_user_and_ip, subject))
 

@@ -13,6 +13,7 @@ import pytest
 
 from punchclock.config import Settings
 from punchclock.models import AuditEvent
+from punchclock.services import Services
 from punchclock.store import Store
 from punchclock.store.postgres import PostgresStore
 from punchclock.store.sqlite import SQLiteStore
@@ -259,7 +260,11 @@ async def test_reading_me_records_nothing(
 
 
 async def test_the_purge_removes_only_events_past_the_retention(
-    client: httpx.AsyncClient, app: App, settings: Settings, clock: FixedClock
+    client: httpx.AsyncClient,
+    app: App,
+    services: Services,
+    settings: Settings,
+    clock: FixedClock,
 ) -> None:
     ann = await sign_up(client)  # recorded now
     clock.advance(settings.audit_retention_days * DAY - 60)
@@ -267,7 +272,7 @@ async def test_the_purge_removes_only_events_past_the_retention(
     clock.advance(120)  # the sign-up is now past the retention; the log-in is not
     await app.drain()  # both are written
 
-    assert await app.accounts.purge_events() == 1
+    assert await services.audit.purge() == 1
 
     assert kinds(await recorded(app, settings)) == [("log_in", ann.me["id"], None)]
 

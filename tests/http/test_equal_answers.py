@@ -94,6 +94,7 @@ async def test_failed_log_ins_answer_alike_whatever_failed(cases: dict[str, Case
     assert len({tuple(sorted(r.headers.items())) for r in answers.values()}) == 1
 
 
+@pytest.mark.timing
 async def test_failed_log_ins_take_the_same_time_whatever_failed(cases: dict[str, Case]) -> None:
     await assert_same_time(cases)
 

@@ -6,7 +6,7 @@ import pytest
 from starlette.requests import Request
 
 from punchclock.models import ClientInfo
-from punchclock.service import Accounts
+from punchclock.services import Services
 from punchclock.web.auth import Authenticator, Clients
 from tests.conftest import User
 from tests.support import basic
@@ -30,11 +30,11 @@ def request_with(headers: dict[str, str]) -> Request:
 
 
 async def test_a_token_is_checked_without_working_out_the_client(
-    accounts: Accounts, user: User
+    services: Services, user: User
 ) -> None:
     """The client (address, user agent) is for throttling and the audit trail, neither of
     which a token has: working it out cost a quarter of /me by token."""
-    authenticate = Authenticator(accounts, NoClients())
+    authenticate = Authenticator(services.credentials, services.attempts, NoClients())
     auth = await authenticate(request_with(basic(user.token, "api_token")))
     assert auth.account.email == user.email
     with pytest.raises(AssertionError, match="the client was worked out"):

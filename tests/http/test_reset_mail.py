@@ -167,6 +167,7 @@ async def client_for(settings: Settings, clock: FixedClock) -> AsyncIterator[htt
             yield c
 
 
+@pytest.mark.timing
 async def test_a_reset_request_takes_as_long_with_smtp_down_as_with_it_up(
     tmp_path: Path, smtp_server: SmtpServer, clock: FixedClock
 ) -> None:

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from punchclock.config import Settings
-from punchclock.service import Accounts
-from punchclock.web.app import create_app
+from punchclock.services import Services
+from punchclock.web.app import app_for, build_services
 from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, log_in, sign_up
 from tests.support import basic, cookie_header, outbox, reset_code_in, token_auth
@@ -83,27 +83,28 @@ async def test_ending_the_other_sessions_keeps_the_current_one(
 @pytest.fixture
 async def idle_client(
     env: dict[str, str], clock: FixedClock
-) -> AsyncIterator[tuple[httpx.AsyncClient, Accounts]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
     settings = Settings.from_env({**env, "PUNCHCLOCK_SESSION_IDLE_TIMEOUT": "600"})
-    app = create_app(settings, clock=clock)
+    parts = build_services(settings, clock=clock)
+    app = app_for(settings, parts)
     async with (
         app.running(),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
     ):
-        yield c, app.accounts
+        yield c, parts.services
 
 
 async def test_a_session_unused_for_the_idle_timeout_ends(
-    idle_client: tuple[httpx.AsyncClient, Accounts], clock: FixedClock
+    idle_client: tuple[httpx.AsyncClient, Services], clock: FixedClock
 ) -> None:
-    client, accounts = idle_client
+    client, services = idle_client
     user = await sign_up(client)
     clock.advance(599)
     assert (await client.get("/api/v9/me", headers=cookie_header(user.session))).status_code == 200
-    await accounts.drain()  # the use is recorded in the background
+    await services.background.drain()  # the use is recorded in the background
     clock.advance(599)  # used 599 s ago: still live
     assert (await client.get("/api/v9/me", headers=cookie_header(user.session))).status_code == 200
-    await accounts.drain()
+    await services.background.drain()
     clock.advance(601)
     assert (await client.get("/api/v9/me", headers=cookie_header(user.session))).status_code == 403
     # the API token has no idle timeout
@@ -111,14 +112,14 @@ async def test_a_session_unused_for_the_idle_timeout_ends(
 
 
 async def test_expired_and_idle_sessions_are_purged(
-    idle_client: tuple[httpx.AsyncClient, Accounts], clock: FixedClock
+    idle_client: tuple[httpx.AsyncClient, Services], clock: FixedClock
 ) -> None:
-    client, accounts = idle_client
+    client, services = idle_client
     user = await sign_up(client)
     await log_in(client, user)
-    assert await accounts.purge_sessions() == 0
+    assert await services.sessions.purge_sessions() == 0
     clock.advance(601)
-    assert await accounts.purge_sessions() == 2
+    assert await services.sessions.purge_sessions() == 2
     assert (await client.get("/api/sessions", headers=token_auth(user.token))).json() == []
 
 

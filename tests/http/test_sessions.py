@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from punchclock.config import SESSION_LIFETIME
-from punchclock.service import Accounts
+from punchclock.passwords import PasswordHasher
+from punchclock.web.app import Parts
 from tests.conftest import User, sign_up
 from tests.support import FORBIDDEN, basic, cookie_header, session_from, token_auth
 
@@ -161,9 +162,8 @@ async def test_log_out_twice_is_403_the_second_time(client: httpx.AsyncClient, u
 
 
 class CountingVerify:
-    def __init__(self, accounts: Accounts, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
-        hasher = accounts._hasher
         real = hasher.verify
 
         async def verify(password_hash: str | None, password: str) -> bool:
@@ -174,18 +174,18 @@ class CountingVerify:
 
 
 async def test_every_log_in_costs_a_full_hash(
-    client: httpx.AsyncClient, user: User, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, user: User, parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counter = CountingVerify(accounts, monkeypatch)
+    counter = CountingVerify(parts.hasher, monkeypatch)
     for _ in range(3):
         assert (await log_in(client, user)).status_code == 200
     assert counter.calls == 3
 
 
 async def test_a_repeat_basic_caller_is_hashed_once(
-    client: httpx.AsyncClient, user: User, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, user: User, parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counter = CountingVerify(accounts, monkeypatch)
+    counter = CountingVerify(parts.hasher, monkeypatch)
     for _ in range(3):
         response = await client.get("/api/v9/me", headers=basic(user.email, user.password))
         assert response.status_code == 200
@@ -196,9 +196,9 @@ async def test_a_repeat_basic_caller_is_hashed_once(
 
 
 async def test_callers_sending_the_same_pair_at_once_share_one_hash(
-    client: httpx.AsyncClient, user: User, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, user: User, parts: Parts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    counter = CountingVerify(accounts, monkeypatch)
+    counter = CountingVerify(parts.hasher, monkeypatch)
     responses = await asyncio.gather(
         *(client.get("/api/v9/me", headers=basic(user.email, user.password)) for _ in range(8))
     )

@@ -18,7 +18,7 @@ import pytest
 
 from tests.system.conftest import Server
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.timing]
 TRIES = 60
 WARM_UP = 5
 BOUND = 1.10

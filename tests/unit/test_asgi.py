@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from punchclock.errors import InvalidCredentials, Overloaded
-from punchclock.service import Accounts
 from punchclock.web.asgi import App, Route
 
 
@@ -41,7 +40,7 @@ def make_app(shutdowns: list[str] | None = None) -> App:
         Route("GET", "/refused", refused),
         Route("GET", "/busy", busy),
     ]
-    return App(routes, accounts=Accounts.__new__(Accounts), on_shutdown=on_shutdown)
+    return App(routes, on_shutdown=on_shutdown)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Composition root of the web process: build the service from settings and serve it."""
+"""Composition root of the web process: build the services from settings and serve them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,19 @@ from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
 from punchclock.mail import FileMailer, Mailer, mailer_for
+from punchclock.notices import Notices
 from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
-from punchclock.service import Accounts, Clock
+from punchclock.services import Services
+from punchclock.services.accounts import Accounts
+from punchclock.services.attempts import Attempts
+from punchclock.services.audit import Audit
+from punchclock.services.background import Background
+from punchclock.services.clock import Clock, SystemClock
+from punchclock.services.credentials import Credentials
+from punchclock.services.email_changes import EmailChanges
+from punchclock.services.resets import Resets
+from punchclock.services.sessions import Sessions
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
@@ -31,17 +41,17 @@ PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit
 
 
 class Parts:
-    """The service and what it stands on, with what must run when a worker starts and stops."""
+    """The services and what they stand on, with what must run when a worker starts and stops."""
 
     def __init__(
         self,
-        accounts: Accounts,
+        services: Services,
         store: Store,
         hasher: PasswordHasher,
         sender: OutboxSender,
         throttle: Throttle,
     ) -> None:
-        self.accounts = accounts
+        self.services = services
         self.store = store
         self.hasher = hasher
         self.sender = sender  # delivers the outbox: this process's mail and any other's
@@ -50,14 +60,14 @@ class Parts:
         self.tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run until shutdown
 
 
-def build_accounts(
+def build_services(
     settings: Settings,
     *,
     store: Store | None = None,
     mailer: Mailer | None = None,
     clock: Clock | None = None,
 ) -> Parts:
-    """Make the service, what it stands on, and the sender of the mail it queues."""
+    """Make the services, what they stand on, and the sender of the mail they queue."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     today = dt.datetime.now(dt.UTC).date()
     secret = settings.secret_key or load_secret_key(settings.data_dir)
@@ -108,24 +118,68 @@ def build_accounts(
         if settings.redis_url
         else Throttle.in_memory(settings.rate_limits, secret)
     )
-    accounts = Accounts(
-        store=store,
-        hasher=hasher,
-        sessions=SessionTokens(ring, settings.public_url, SESSION_LIFETIME),
-        secrets=secrets,
-        public_url=settings.public_url,
-        reset_code_ttl=settings.reset_code_ttl,
-        session_idle_timeout=settings.session_idle_timeout,
-        password_min_length=settings.password_min_length,
-        clock=clock,
-        mail_queued=sender.wake,
-        mail_erased=sender.erase_copies,
-        throttle=throttle,
-        audit_retention_days=settings.audit_retention_days,
+    clock = clock or SystemClock()
+    background = Background()
+    audit = Audit(store, background, clock, retention_days=settings.audit_retention_days)
+    attempts = Attempts(throttle, audit, clock)
+    notices = Notices(
+        secrets, settings.public_url, reset_code_ttl=settings.reset_code_ttl, queued=sender.wake
     )
-    parts = Parts(accounts, store, hasher, sender, throttle)
+    sessions = Sessions(
+        store,
+        SessionTokens(ring, settings.public_url, SESSION_LIFETIME),
+        audit,
+        background,
+        clock,
+        idle_timeout=settings.session_idle_timeout,
+        devices=secrets.device_cookie,
+    )
+    credentials = Credentials(
+        store,
+        hasher,
+        secrets,
+        sessions,
+        attempts,
+        audit,
+        clock,
+        password_min_length=settings.password_min_length,
+    )
+    email_changes = EmailChanges(
+        store, credentials, notices, audit, attempts, background=background, clock=clock
+    )
+    services = Services(
+        credentials=credentials,
+        sessions=sessions,
+        resets=Resets(
+            store,
+            credentials,
+            sessions,
+            notices,
+            audit,
+            attempts,
+            background=background,
+            clock=clock,
+        ),
+        email_changes=email_changes,
+        accounts=Accounts(
+            store,
+            credentials,
+            sessions,
+            notices,
+            audit,
+            attempts,
+            email_changes,
+            background=background,
+            clock=clock,
+            mail_erased=sender.erase_copies,
+        ),
+        attempts=attempts,
+        audit=audit,
+        background=background,
+    )
+    parts = Parts(services, store, hasher, sender, throttle)
     parts.on_start += on_start
-    parts.tasks += [*tasks, lambda: purge(accounts, sender)]
+    parts.tasks += [*tasks, lambda: purge(services, sender)]
     return parts
 
 
@@ -147,7 +201,11 @@ def create_app(
 
     While it runs, it also sends the mail in the outbox, its own and any other process's.
     """
-    parts = build_accounts(settings, store=store, mailer=mailer, clock=clock)
+    return app_for(settings, build_services(settings, store=store, mailer=mailer, clock=clock))
+
+
+def app_for(settings: Settings, parts: Parts) -> App:
+    """Return the ASGI app that serves with these parts, starting and stopping them."""
     running: list[asyncio.Task[None]] = []
 
     async def startup() -> None:
@@ -161,43 +219,36 @@ def create_app(
             log.error("PUNCHCLOCK_REDIS_URL: Redis does not answer; limited requests get 503")
 
     async def drain() -> None:
-        await parts.accounts.drain()  # the mail queued after answers is in the outbox...
+        await parts.services.background.drain()  # the mail queued after answers is in the outbox...
         await parts.sender.send_due()  # ...and now it is sent, or waits for its next attempt
 
     async def shutdown() -> None:
         for task in running:
             task.cancel()
-        await parts.accounts.drain()
+        await parts.services.background.drain()
         await parts.sender.stop()
         await parts.store.close()
         await parts.hasher.close()
         await parts.throttle.close()
 
     api = Api(
-        parts.accounts,
+        parts.services,
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
         public_url=settings.public_url,
     )
-    return App(
-        api.routes(),
-        accounts=parts.accounts,
-        on_startup=startup,
-        on_shutdown=shutdown,
-        drain=drain,
-        guard=api.guard,
-    )
+    return App(api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain, guard=api.guard)
 
 
-async def purge(accounts: Accounts, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
+async def purge(services: Services, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
     """Remove expired and idle sessions, old mail and audit events past their retention,
     now and then, for as long as we run."""
     while True:
         await asyncio.sleep(every)
         try:
-            sessions = await accounts.purge_sessions()
+            sessions = await services.sessions.purge_sessions()
             mail = await sender.forget_old()
-            events = await accounts.purge_events()
+            events = await services.audit.purge()
         except StoreUnavailable:
             log.warning("the database is unavailable: purging waits for the next round")
         except Exception:

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from punchclock.service import Accounts
 from punchclock.web.errors import response_for
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -52,26 +51,28 @@ class Route:
         self.handler = handler
 
 
+async def _nothing() -> None:
+    pass
+
+
 class App:
-    """Serve routes; on shutdown, run `on_shutdown` (drain work, close the store)."""
+    """Serve routes; run the lifecycle hooks: on startup, on shutdown, and to drain work."""
 
     def __init__(
         self,
         routes: list[Route],
         *,
-        accounts: Accounts,
-        on_shutdown: Callable[[], Awaitable[None]],
-        on_startup: Callable[[], Awaitable[None]] | None = None,
-        drain: Callable[[], Awaitable[None]] | None = None,
+        on_startup: Callable[[], Awaitable[None]] = _nothing,
+        on_shutdown: Callable[[], Awaitable[None]] = _nothing,
+        drain: Callable[[], Awaitable[None]] = _nothing,
         guard: Callable[[Request], None] | None = None,
     ) -> None:
         self.routes = routes
         # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
         self._guard = guard or (lambda request: None)
-        self.accounts = accounts  # the service, for tests and tools that run the app in process
-        self._on_shutdown = on_shutdown
-        self._drain = drain or accounts.drain
         self._on_startup = on_startup
+        self._on_shutdown = on_shutdown
+        self._drain = drain
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -126,8 +127,7 @@ class App:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    if self._on_startup is not None:
-                        await self._on_startup()
+                    await self._on_startup()
                 except Exception as e:  # the server exits, saying why, instead of serving
                     reason = getattr(e, "message", None) or repr(e)
                     await send({"type": "lifespan.startup.failed", "message": reason})
@@ -145,8 +145,7 @@ class App:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[App]:
         """Use the app in process (tests), started and shut down as a server would."""
-        if self._on_startup is not None:
-            await self._on_startup()
+        await self._on_startup()
         try:
             yield self
         finally:

@@ -13,7 +13,9 @@ from starlette.responses import Response
 from punchclock.config import SESSION_LIFETIME
 from punchclock.errors import CrossSiteRequest, InvalidCredentials
 from punchclock.models import ClientInfo
-from punchclock.service import Accounts, Authenticated, IssuedSession, is_token_credential
+from punchclock.services.attempts import Attempts
+from punchclock.services.credentials import Credentials, is_token_credential
+from punchclock.services.sessions import Authenticated, IssuedSession
 
 COOKIE = "__Secure-accounts-session"
 # The browser's device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
@@ -92,14 +94,17 @@ class Authenticator:
     Every failure raises InvalidCredentials, whatever went wrong.
     """
 
-    def __init__(self, accounts: Accounts, clients: Clients | None = None) -> None:
-        self._accounts = accounts
+    def __init__(
+        self, credentials: Credentials, attempts: Attempts, clients: Clients | None = None
+    ) -> None:
+        self._credentials = credentials
+        self._attempts = attempts
         self._clients = clients or Clients()
 
     async def __call__(self, request: Request) -> Authenticated:
         auth = await self._authenticate(request)
-        if self._accounts.limits_api_calls:  # off by default, and off the hot path then
-            await self._accounts.count_api_call(auth, self._clients(request))
+        if self._attempts.limits_api_calls:  # off by default, and off the hot path then
+            await self._attempts.api_call(auth.account.id, self._clients(request))
         return auth
 
     async def _authenticate(self, request: Request) -> Authenticated:
@@ -109,15 +114,15 @@ class Authenticator:
             if is_token_credential(username, password):
                 # the hot path: no throttle, no audit, so no need to work out the client
                 # (5 us a request, a quarter of /me by token)
-                return await self._accounts.authenticate_token(username)
-            return await self._accounts.authenticate_basic(
+                return await self._credentials.authenticate_token(username)
+            return await self._credentials.authenticate_basic(
                 username, password, self._clients(request)
             )
         token = session_cookie(request)
         if token is None:
             raise InvalidCredentials()
         # a change made with the cookie passed CrossSiteGuard in the dispatcher first
-        return await self._accounts.authenticate_session(token)
+        return await self._credentials.authenticate_session(token)
 
 
 class CrossSiteGuard:

@@ -15,7 +15,8 @@ from starlette.responses import Response
 from punchclock import keys
 from punchclock.errors import InvalidInput
 from punchclock.models import Account
-from punchclock.service import Accounts, SignUp
+from punchclock.services import Services
+from punchclock.services.accounts import SignUp
 from punchclock.web import wire
 from punchclock.web.asgi import Route
 from punchclock.web.auth import (
@@ -78,23 +79,27 @@ class Api:
 
     def __init__(
         self,
-        accounts: Accounts,
+        services: Services,
         trusted_origins: Iterable[str] = (),
         render_cache_size: int = 4096,
         clients: Clients | None = None,
         public_url: str = "",
     ) -> None:
-        self.accounts = accounts
+        self.credentials = services.credentials
+        self.sessions = services.sessions
+        self.resets = services.resets
+        self.email_changes = services.email_changes
+        self.accounts = services.accounts
         self.public_url = public_url  # where the links in mails point
         self.client = clients or Clients()
-        self.authenticate = Authenticator(accounts, self.client)
+        self.authenticate = Authenticator(services.credentials, services.attempts, self.client)
         self.guard = CrossSiteGuard(trusted_origins)
         # /me is the hottest answer there is. Its body depends only on the account row, which
         # is read afresh on every request, so a body cached by that row is never stale.
         self._me_body = functools.lru_cache(maxsize=render_cache_size)(self._render_me)
 
     def _render_me(self, account: Account) -> bytes:
-        return msgspec.json.encode(wire.me(account, self.accounts.api_token(account)))
+        return msgspec.json.encode(wire.me(account, self.credentials.api_token(account)))
 
     def _me_response(self, account: Account) -> Response:
         return Response(self._me_body(account), media_type=JSON)
@@ -138,7 +143,7 @@ class Api:
 
     async def log_in(self, request: Request) -> Response:
         body = await read_json(request, wire.LogInBody)
-        account, session = await self.accounts.log_in(
+        account, session = await self.credentials.log_in(
             body.email,
             body.password,
             body.remember_me,
@@ -152,25 +157,25 @@ class Api:
     async def log_out(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         if _flag(request, "others"):
-            await self.accounts.end_other_sessions(auth, self.client(request))
+            await self.sessions.end_other_sessions(auth, self.client(request))
             return Response(status_code=200)
-        await self.accounts.log_out(auth, session_cookie(request), self.client(request))
+        await self.sessions.log_out(auth, session_cookie(request), self.client(request))
         response = Response(status_code=200)
         clear_session_cookie(response)
         return response
 
     async def list_sessions(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        found = await self.accounts.list_sessions(auth)
+        found = await self.sessions.list_sessions(auth)
         return json_response(wire.sessions(found, auth.jti))
 
     async def end_session(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        await self.accounts.end_session(auth, request.path_params["id"], self.client(request))
+        await self.sessions.end_session(auth, request.path_params["id"], self.client(request))
         return Response(status_code=200)
 
     async def jwks(self, request: Request) -> Response:
-        response = json_response(keys.jwks(self.accounts.signing_keys()))
+        response = json_response(keys.jwks(self.sessions.signing_keys()))
         # other services may cache the keys a while; a retired key's sessions are
         # refused here at once regardless
         response.headers["cache-control"] = "public, max-age=300"
@@ -188,12 +193,12 @@ class Api:
 
     async def request_reset(self, request: Request) -> Response:
         body = await read_json(request, wire.ResetRequestBody)
-        await self.accounts.request_password_reset(body.email, self.client(request))
+        await self.resets.request_password_reset(body.email, self.client(request))
         return json_response("OK")
 
     async def confirm_reset(self, request: Request) -> Response:
         body = await read_json(request, wire.ResetConfirmBody)
-        account, session = await self.accounts.confirm_password_reset(
+        account, session = await self.resets.confirm_password_reset(
             request.path_params["code"], body.password, self.client(request)
         )
         response = self._me_response(account)
@@ -201,11 +206,11 @@ class Api:
         return response
 
     async def confirm_email_change(self, request: Request) -> Response:
-        await self.accounts.confirm_email_change(request.path_params["code"], self.client(request))
+        await self.email_changes.confirm(request.path_params["code"], self.client(request))
         return json_response("OK")
 
     async def undo_email_change(self, request: Request) -> Response:
-        await self.accounts.undo_email_change(request.path_params["code"], self.client(request))
+        await self.email_changes.undo(request.path_params["code"], self.client(request))
         return json_response("OK")
 
     async def email_link_page(self, request: Request) -> Response:
@@ -222,7 +227,7 @@ class Api:
     async def me(self, request: Request) -> Response:
         auth = await self.authenticate(request)
         if request.scope["query_string"] and _flag(request, "with_related_data"):
-            token = self.accounts.api_token(auth.account)
+            token = self.credentials.api_token(auth.account)
             workspaces = await self.accounts.workspaces(auth)
             return json_response(wire.me_with_related_data(auth.account, token, workspaces))
         return self._me_response(auth.account)
@@ -231,7 +236,7 @@ class Api:
         auth = await self.authenticate(request)
         fields = await read_json(request, dict[str, Any])
         account = await self.accounts.update_profile(auth, fields, self.client(request))
-        return json_response(wire.me_updated(account, self.accounts.api_token(account)))
+        return json_response(wire.me_updated(account, self.credentials.api_token(account)))
 
     async def logged(self, request: Request) -> Response:
         await self.authenticate(request)

@@ -1,0 +1,35 @@
+"""The product's verbs, one small service a verb family.
+
+credentials (who is calling), sessions, resets, email changes and accounts; audit,
+attempts (the limits) and the notices sent by mail are collaborators they share. Each
+service sees only the `Store` port; web/app.py and cli.py build them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the package's face imports no service: each module imports what it uses
+    from punchclock.services.accounts import Accounts
+    from punchclock.services.attempts import Attempts
+    from punchclock.services.audit import Audit
+    from punchclock.services.background import Background
+    from punchclock.services.credentials import Credentials
+    from punchclock.services.email_changes import EmailChanges
+    from punchclock.services.resets import Resets
+    from punchclock.services.sessions import Sessions
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The services one process serves with, as the composition roots build them."""
+
+    credentials: Credentials
+    sessions: Sessions
+    resets: Resets
+    email_changes: EmailChanges
+    accounts: Accounts
+    attempts: Attempts
+    audit: Audit
+    background: Background

@@ -1,0 +1,81 @@
+"""What a valid email, name, timezone or number is: checked before anything is written."""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from punchclock.errors import InvalidInput
+from punchclock.models import ProfileChanges
+
+MAX_ID = 2**63 - 1  # the largest id a 64-bit database column holds
+EMAIL = re.compile(
+    r"(?!\.)(?!.*\.\.)[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)"
+    r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+
+
+def email(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 254 or not EMAIL.fullmatch(value):
+        raise InvalidInput("Invalid email")
+    return value
+
+
+def fullname(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput("Invalid fullname")
+    value = value.strip()
+    if not 1 <= len(value) <= 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput("Invalid fullname")
+    return value
+
+
+@functools.cache
+def _timezones() -> frozenset[str]:
+    # IANA names only: the system's zoneinfo folder also holds "localtime" (whatever the
+    # server runs in), "posixrules", "Factory" and the posix/ and right/ copies
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in _NOT_IANA and not name.startswith(("posix/", "right/"))
+    )
+
+
+_NOT_IANA = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def timezone(value: object) -> str:
+    if not isinstance(value, str) or value not in _timezones():
+        raise InvalidInput("Invalid timezone")
+    return value
+
+
+def int_in(value: object, low: int, high: int, message: str) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise InvalidInput(message)
+    return value
+
+
+def profile_changes(fields: Mapping[str, Any]) -> ProfileChanges:
+    get = fields.get
+    country = get("country_id")
+    return ProfileChanges(
+        fullname=fullname(get("fullname")) if get("fullname") is not None else None,
+        email=email(get("email")) if get("email") is not None else None,
+        timezone=timezone(get("timezone")) if get("timezone") is not None else None,
+        beginning_of_week=(
+            int_in(get("beginning_of_week"), 0, 6, "Invalid beginning_of_week")
+            if get("beginning_of_week") is not None
+            else None
+        ),
+        country_id=(int_in(country, 1, 999, "Invalid country_id") if country is not None else None),
+        clear_country="country_id" in fields and country is None,
+        default_workspace_id=(
+            int_in(get("default_workspace_id"), 1, MAX_ID, "Invalid default_workspace_id")
+            if get("default_workspace_id") is not None
+            else None
+        ),
+    )
