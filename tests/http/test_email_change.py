@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from punchclock.config import Settings
 from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, sign_up
+from tests.http.test_audit_trail import recorded
 from tests.support import (
     FORBIDDEN,
     PASSWORD,
@@ -318,3 +320,21 @@ async def test_a_made_up_link_is_400(client: httpx.AsyncClient, kind: str) -> No
     for code in ("A" * 43, "x", "%00" * 10):
         response = await client.post(f"/api/me/email_change/{kind}/{code}")
         assert (response.status_code, response.json()) == (400, INVALID_LINK)
+
+
+async def test_every_step_is_recorded_in_the_audit_trail(
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path, settings: Settings
+) -> None:
+    await sign_up(client, email="bob@example.com")
+    await ask(client, user, "bob@example.com")  # taken
+    await changed_to_new(client, app, user, data_dir)
+    [notice] = [m for m in await mail_to(app, data_dir, user.email) if "email" in str(m["Subject"])]
+    await client.post(f"/api/me/email_change/undo/{link_in(notice, 'undo')}")
+    await client.post(f"/api/me/email_change/undo/{link_in(notice, 'undo')}")  # used
+    ann = user.me["id"]
+    events = [(e.event, e.account_id, e.detail) for e in await recorded(app, settings)]
+    assert ("email_change_requested", ann, "taken") in events
+    assert ("email_change_requested", ann, None) in events
+    assert ("email_changed", ann, None) in events
+    assert ("email_change_undone", ann, None) in events
+    assert ("email_change_failed", None, "undo") in events
