@@ -251,14 +251,23 @@ class Throttle:
         return bool(await self._call(self._storage.get(_known_key(pair))))
 
     async def _remember(self, pair: tuple[str, str]) -> None:
+        # known for KNOWN_ADDRESS_FOR from the first success; the next success after that
+        # makes it known again (a write per log-in would be a write on every success)
         key = _known_key(pair)
-        await self._call(self._storage.clear(key))  # so that the expiry starts again
-        await self._call(self._storage.incr(key, KNOWN_ADDRESS_FOR))
+        if not await self._call(self._storage.get(key)):
+            await self._call(self._storage.incr(key, KNOWN_ADDRESS_FOR))
 
     async def _clear(self, *counted: tuple[Rule, tuple[str, str]]) -> None:
+        """Forget the counts, where there are any: `limits`' memory storage can fail its
+        expiry task (a KeyError, logged) when a key is cleared under it, so a success
+        with nothing to forget clears nothing."""
         for rule, subject in counted:
             for window in rule.windows:
-                await self._call(self._limiter.clear(window, rule.name, *subject))
+                stats = await self._call(
+                    self._limiter.get_window_stats(window, rule.name, *subject)
+                )
+                if stats.remaining < window.amount:
+                    await self._call(self._limiter.clear(window, rule.name, *subject))
 
     async def _call(self, work: Awaitable[T]) -> T:
         """Await a storage call; a store that cannot be reached refuses the attempt (503)."""
