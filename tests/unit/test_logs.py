@@ -43,3 +43,16 @@ def test_the_servers_access_log_uses_the_filter() -> None:
     config = log_config()
     assert config["handlers"]["access"]["filters"] == ["redact"]
     assert config["filters"]["redact"]["()"] == "punchclock.web.logs.RedactResetCodes"
+
+
+def test_email_change_codes_are_redacted_from_the_api_paths_and_the_links() -> None:
+    for path, shown in [
+        ("/api/me/email_change/confirm/s3cr3t-c0de_value", "/api/me/email_change/confirm/***"),
+        ("/api/me/email_change/undo/s3cr3t-c0de_value", "/api/me/email_change/undo/***"),
+        ("/email/confirm/s3cr3t-c0de_value", "/email/confirm/***"),
+        ("/email/undo/s3cr3t-c0de_value?utm=x", "/email/undo/***?utm=x"),
+    ]:
+        record = _access_record(path)
+        assert RedactResetCodes().filter(record)
+        assert "s3cr3t" not in record.getMessage()
+        assert shown in record.getMessage()

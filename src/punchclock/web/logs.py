@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 import re
 
-# the API's confirm path, and the link in reset emails (served by PUNCHCLOCK_PUBLIC_URL)
-_RESET_CODE = re.compile(r"(/password_reset/confirm/|^/reset/)[^/?\s]+")
+# the API's confirm paths, and the links in the emails (served by PUNCHCLOCK_PUBLIC_URL):
+# reset codes, and the codes that confirm or undo a change of address
+_RESET_CODE = re.compile(
+    r"(/password_reset/confirm/|^/reset/|/email_change/(?:confirm|undo)/|^/email/(?:confirm|undo)/)"
+    r"[^/?\s]+"
+)
 
 
 class RedactResetCodes(logging.Filter):
-    """Replace the reset code in `/api/me/password_reset/confirm/{code}` and in
-    `/reset/{code}` with `***`."""
+    """Replace the code in `/api/me/password_reset/confirm/{code}`, `/reset/{code}`,
+    `/api/me/email_change/{confirm,undo}/{code}` and `/email/{confirm,undo}/{code}` with `***`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
