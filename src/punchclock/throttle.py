@@ -33,6 +33,22 @@ IPV6_PREFIX = 64  # an IPv6 client usually holds a whole /64: counted as one add
 KNOWN_ADDRESS_FOR = 30 * 24 * 3600  # seconds an address stays known after a log-in succeeds
 
 
+class ClearableMemoryStorage(MemoryStorage):
+    """`limits`' memory storage, whose counts can be cleared while its expiry task runs.
+
+    That task walks a snapshot of the keys and, between two of them, waits for a thread;
+    limits' own clear() removes a key meanwhile, and the task then fails with a KeyError
+    (logged as "Task exception was never retrieved"), leaving old entries behind. Here a
+    cleared key keeps an empty list of entries, which the task then drops itself.
+    """
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            self.events[key] = []
+
+
 class Rule:
     """The windows of one kind of attempt, e.g. 10/minute;30/hour;100/day ("": none)."""
 
@@ -68,7 +84,7 @@ class Throttle:
 
     @classmethod
     def in_memory(cls, rates: RateLimits, key: bytes) -> Throttle:
-        return cls(rates, MemoryStorage(), key)
+        return cls(rates, ClearableMemoryStorage(), key)
 
     @classmethod
     def in_redis(cls, rates: RateLimits, key: bytes, url: str, key_prefix: str) -> Throttle:
