@@ -27,8 +27,11 @@ ensure_venv() {
         "$python" -m venv "$venv"
         "$venv/bin/python" -m pip install --quiet --upgrade pip
     fi
-    stamp="$venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)-${extras:-base}"
-    if [ ! -f "$stamp" ]; then
+    local hash
+    hash="$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+    stamp="$venv/.installed-$hash-${extras:-base}"
+    # the dev tools come with the service: a .venv made by ./scripts/test serves too
+    if [ ! -f "$stamp" ] && ! { [ -z "$extras" ] && [ -f "$venv/.installed-$hash-dev" ]; }; then
         echo "installing punchclock${extras:+ with $extras tools} into $venv" >&2
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
         touch "$stamp"

@@ -6,15 +6,19 @@ import argparse
 import asyncio
 import copy
 import datetime as dt
+import errno
+import ipaddress
 import logging
 import os
 import re
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from punchclock import __version__
-from punchclock.config import Settings
+from punchclock.config import Settings, unknown_variables
 from punchclock.errors import ConfigError, StoreError, StoreUnavailable
 from punchclock.models import AuditEvent, MailRecord
 
@@ -27,38 +31,86 @@ if TYPE_CHECKING:
 log = logging.getLogger("punchclock")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command line's parser: every command, option and help text."""
     parser = argparse.ArgumentParser(
         prog="punchclock", description="Accounts and authentication speaking Toggl's API."
     )
     parser.add_argument("--version", action="version", version=f"punchclock {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP service")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP service",
+        description="Create the data directory, keys and schema if missing, then serve HTTP.",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port to bind (8080)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
-    commands.add_parser("migrate", help="create or upgrade the database schema, then exit")
-    keys = commands.add_parser("keys", help="the keys that sign session cookies")
-    key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    key_commands.add_parser("list", help="list the keys; the newest signs new sessions")
-    key_commands.add_parser("rotate", help="add a key that signs every session from now on")
+    serve.add_argument("--port", type=_port, default=8080, help="port to bind, 1-65535 (8080)")
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes (1)")
+    commands.add_parser(
+        "migrate",
+        help="create or upgrade the database schema, then exit",
+        description="Create the data directory and database if missing, or upgrade the "
+        "schema, then exit.",
+    )
+    keys = commands.add_parser(
+        "keys",
+        help="the keys that sign session cookies",
+        description="The keys that sign session cookies; running servers follow a change "
+        "without a restart.",
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    key_commands.add_parser(
+        "list",
+        help="list the keys; the newest signs new sessions",
+        description="List the keys with the number of live sessions each signed; the newest "
+        "signs new sessions.",
+    )
+    key_commands.add_parser(
+        "rotate",
+        help="add a key that signs every session from now on",
+        description="Add a key, named by today's date, that signs every session from now on; "
+        "older keys still verify.",
+    )
     retire = key_commands.add_parser(
-        "retire", help="destroy an older key: the sessions it signed end at once"
+        "retire",
+        help="destroy an older key: the sessions it signed end at once",
+        description="Destroy a key that no longer signs: the sessions it signed end at once.",
     )
     retire.add_argument("kid", help="the key's id, as `keys list` shows it")
-    mail = commands.add_parser("mail", help="the outbox: mail waiting to be sent, sent or dead")
-    mail_commands = mail.add_subparsers(dest="mail_command", required=True)
-    listing = mail_commands.add_parser("list", help="list messages, newest first")
+    mail = commands.add_parser(
+        "mail",
+        help="the outbox: mail waiting to be sent, sent or dead",
+        description="The outbox: mail waiting to be sent, sent or dead.",
+    )
+    mail_commands = mail.add_subparsers(dest="mail_command", required=True, metavar="ACTION")
+    listing = mail_commands.add_parser(
+        "list",
+        help="list messages, newest first",
+        description="List the outbox's messages, newest first: id, state, attempts, times, "
+        "recipient, subject.",
+    )
     listing.add_argument(
         "--failed", action="store_true", help="only dead letters and messages being retried"
     )
-    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
-    retry = mail_commands.add_parser("retry", help="queue a dead letter again")
+    listing.add_argument(
+        "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
+    )
+    retry = mail_commands.add_parser(
+        "retry", help="queue a dead letter again", description="Queue a dead letter again."
+    )
     retry.add_argument("id", help="the message's id, as `mail list` shows it")
     mail_commands.add_parser(
-        "send", help="send every message that is due, once, then exit (serve does it all along)"
+        "send",
+        help="send every message that is due, once, then exit (serve does it all along)",
+        description="Send every message that is due, once, then exit; exit status 1 if one "
+        "failed. A running server does this all along.",
     )
-    audit = commands.add_parser("audit", help="the audit trail of security events, newest first")
+    audit = commands.add_parser(
+        "audit",
+        help="the audit trail of security events, newest first",
+        description="The audit trail of security events, newest first, one a line: time "
+        "(UTC), event, account id, client address, user agent.",
+    )
     audit.add_argument("--account", metavar="EMAIL", help="only this account's events")
     audit.add_argument(
         "--since",
@@ -67,13 +119,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only events from then on: an ISO 8601 date or time (UTC unless it says), "
         "or an age such as 7d, 12h or 30m",
     )
-    audit.add_argument("--limit", type=int, default=100, help="at most this many (100)")
-    args = parser.parse_args(argv)
+    audit.add_argument(
+        "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
+    )
+    return parser
 
+
+# Commands that may create a data directory and a database; the others only use them.
+CREATING_COMMANDS = frozenset({"serve", "migrate"})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    for name, closest in unknown_variables(os.environ):
+        hint = f"; did you mean {closest}?" if closest else ""
+        log.warning("%s is not a punchclock setting, so it is ignored%s", name, hint)
+    derived_url = None
+    if args.command == "serve":
+        derived_url = _derive_public_url(args.host, args.port)
     try:
         settings = Settings.from_env()
-        version = prepare(settings)
+        if args.command == "serve":
+            _check_port(args.host, args.port)
+        version = prepare(settings, create=args.command in CREATING_COMMANDS)
     except (ConfigError, StoreError) as e:
         print(f"punchclock: {e.message}", file=sys.stderr)
         return 2
@@ -84,8 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"punchclock: cannot use the data directory: {e}", file=sys.stderr)
         return 2
     if args.command == "migrate":
-        where = "PostgreSQL" if settings.postgres_url else str(settings.database_path)
-        print(f"punchclock: the database ({where}) is up to date at schema version {version}")
+        print(
+            f"punchclock: the database ({_database(settings)}) is up to date "
+            f"at schema version {version}"
+        )
         return 0
     if args.command == "keys":
         return asyncio.run(manage_keys(settings, args.keys_command, getattr(args, "kid", None)))
@@ -93,24 +164,157 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(manage_mail(settings, args))
     if args.command == "audit":
         return asyncio.run(show_audit(settings, args.account, args.since, args.limit))
-    if not 1 <= args.port <= 65535 or args.workers < 1:
-        parser.error("--port must be 1-65535 and --workers at least 1")
     if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
         # each server worker has its own hash workers: share the cores out among them
         cores = os.cpu_count() or 1
         os.environ["PUNCHCLOCK_HASH_WORKERS"] = str(max(1, cores // args.workers))
+    summarise(settings, args.host, args.port, args.workers, derived_url is not None)
     return serve_http(args.host, args.port, args.workers)
 
 
-def prepare(settings: Settings) -> int:
-    """Create the data dir, keys and schema once, before any worker starts; return the
-    schema version."""
+def _port(value: str) -> int:
+    number = _integer(value)
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r}: a port is 1 to 65535")
+    return number
+
+
+def _positive(value: str) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give 1 or more")
+    return number
+
+
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+
+
+def _derive_public_url(host: str, port: int) -> str | None:
+    """Without PUNCHCLOCK_PUBLIC_URL, make it the address actually served, for the workers
+    too (they read the environment): reset links and the origin check then match it.
+    Return the URL when it was derived."""
+    if os.environ.get("PUNCHCLOCK_PUBLIC_URL"):
+        return None
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None  # a name, such as localhost
+    if address is not None and address.is_unspecified:  # 0.0.0.0 or ::: any, so this machine
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    name = host if address is None else str(address)
+    if address is not None and address.version == 6:
+        name = f"[{name}]"
+    url = f"http://{name}:{port}"
+    os.environ["PUNCHCLOCK_PUBLIC_URL"] = url
+    return url
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind the address once, as the server is about to, so that a port in use stops the
+    start here, with one line, rather than after the workers have started."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as e:
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as e:
+            hint = ""
+            if e.errno == errno.EADDRINUSE:
+                hint = ": another process listens there; choose another port with --port"
+            raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror}{hint}") from None
+
+
+def summarise(settings: Settings, host: str, port: int, workers: int, derived: bool) -> None:
+    """Log what this server is about to run with, once, and what in it needs attention."""
+    origin = "from --host and --port; set PUNCHCLOCK_PUBLIC_URL to the address clients use"
+    if settings.smtp_url:
+        smtp = urlsplit(settings.smtp_url)
+        mail = f"SMTP {smtp.hostname}:{smtp.port or '(default port)'} ({smtp.scheme})"
+    else:
+        mail = f"written to {settings.data_dir / 'outbox'} (PUNCHCLOCK_SMTP_URL is not set)"
+    if settings.redis_url:
+        throttling = f"Redis {_without_password(settings.redis_url)}"
+    else:
+        throttling = "in each worker's memory (PUNCHCLOCK_REDIS_URL is not set)"
+    lines = [
+        f"punchclock {__version__} on {host}:{port}",
+        f"  data directory  {settings.data_dir}",
+        f"  database        {_database(settings)}",
+        f"  public URL      {settings.public_url}" + (f" ({origin})" if derived else ""),
+        f"  mail            {mail}",
+        f"  throttling      {throttling}",
+        f"  workers         {workers}",
+    ]
+    log.info("\n".join(lines))
+    if workers > 1 and not settings.redis_url:
+        log.warning(
+            "--workers %d without PUNCHCLOCK_REDIS_URL: each worker counts failed log-ins, "
+            "sign-ups and reset requests on its own, so every limit is up to %d times looser; "
+            "set PUNCHCLOCK_REDIS_URL to share the counts",
+            workers,
+            workers,
+        )
+    if not _is_loopback(host) and settings.public_url.startswith("http://"):
+        log.warning(
+            "--host %s with the public URL %s: the session cookie is Secure, so browsers "
+            "send it back only over HTTPS. A TLS proxy in front is expected: set "
+            "PUNCHCLOCK_PUBLIC_URL to its https:// address",
+            host,
+            settings.public_url,
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _without_password(url: str) -> str:
+    """Return the URL without its password or query (which may hold one)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _database(settings: Settings) -> str:
+    """Name the database in use, as a message to the operator may: never its password."""
+    if settings.postgres_url:
+        return f"PostgreSQL {_without_password(settings.postgres_url)}"
+    return f"SQLite {settings.database_path}"
+
+
+def prepare(settings: Settings, *, create: bool = True) -> int:
+    """Make sure the data dir, keys and schema are there, before any worker starts; return
+    the schema version. Only `create` makes what is missing: the other commands refuse a
+    data directory or database that is not there rather than start an empty one."""
     from punchclock.store.keyfiles import load_secret_key, load_signing_keys
     from punchclock.store.sqlite import prepare_database
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if settings.secret_key is None:
-        load_secret_key(settings.data_dir)
+    if create:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    else:
+        _refuse_missing(settings)
+    secret = settings.secret_key or load_secret_key(settings.data_dir)
     if settings.postgres_url:
         if settings.secret_key is None:
             log.warning(
@@ -120,7 +324,54 @@ def prepare(settings: Settings) -> int:
             )
         return asyncio.run(_prepare_postgres(settings))
     load_signing_keys(settings.data_dir, dt.datetime.now(dt.UTC).date())
-    return prepare_database(settings.database_path)
+    version = prepare_database(settings.database_path)
+    _check_server_key(settings, secret)
+    return version
+
+
+def _refuse_missing(settings: Settings) -> None:
+    """Raise ConfigError, naming the path, when what a command reads is not there."""
+    create = "`punchclock serve` or `punchclock migrate` creates it"
+    needs_dir = settings.secret_key is None or not settings.postgres_url
+    if needs_dir and not settings.data_dir.is_dir():
+        raise ConfigError(
+            f"no data directory at {settings.data_dir} ({create}); "
+            "is PUNCHCLOCK_DATA_DIR the server's?"
+        )
+    if not settings.postgres_url and not settings.database_path.is_file():
+        raise ConfigError(
+            f"no database at {settings.database_path} ({create}); "
+            "are PUNCHCLOCK_DATA_DIR and PUNCHCLOCK_DATABASE_URL the server's?"
+        )
+    if settings.secret_key is None and not (settings.data_dir / "secret.key").is_file():
+        raise ConfigError(
+            f"no server key at {settings.data_dir / 'secret.key'} and PUNCHCLOCK_SECRET_KEY "
+            "is not set; is PUNCHCLOCK_DATA_DIR the server's?"
+        )
+
+
+def _check_server_key(settings: Settings, secret: bytes) -> None:
+    """Refuse a server key that cannot open the API tokens already in the database: with
+    it, every /me by email and password would fail and every API token be refused."""
+    from punchclock.store.sqlite import newest_sealed_token
+    from punchclock.tokens import SecretBox
+
+    sealed = newest_sealed_token(settings.database_path)
+    if sealed is None:
+        return
+    try:
+        SecretBox(secret).open_token(*sealed)
+    except ValueError:
+        source = (
+            "PUNCHCLOCK_SECRET_KEY"
+            if settings.secret_key is not None
+            else str(settings.data_dir / "secret.key")
+        )
+        raise ConfigError(
+            f"the server key ({source}) is not the one the database at "
+            f"{settings.database_path} was made with: its API tokens cannot be opened. "
+            "Start with the original key"
+        ) from None
 
 
 async def _prepare_postgres(settings: Settings) -> int:
@@ -146,17 +397,19 @@ def _postgres(settings: Settings) -> tuple[PostgresStore, StoredKeys]:
 
 
 def log_config() -> dict[str, Any]:
-    """Return uvicorn's logging setup, with reset codes kept out of the access log."""
+    """Return uvicorn's logging setup, with punchclock's own lines beside uvicorn's.
+
+    uvicorn's access log stays off: the app writes the same lines itself, in batches
+    (web/logs.py), at a tenth of the cost."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": "punchclock.web.logs.RedactResetCodes"}}
-    config["handlers"]["access"]["filters"] = ["redact"]
     config["loggers"]["punchclock"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 
 
 APP_FACTORY = "punchclock.web.app:app_from_env"
+HTTP_PROTOCOL = "punchclock.web.protocol:OneWriteHttpToolsProtocol"
 
 
 async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
@@ -231,8 +484,12 @@ async def manage_mail(settings: Settings, args: argparse.Namespace) -> int:
     store = _open_store(settings)
     try:
         if args.mail_command == "list":
-            for record in await store.list_mail(failed_only=args.failed, limit=args.limit):
+            records = await store.list_mail(failed_only=args.failed, limit=args.limit)
+            for record in records:
                 print(_mail_line(record))
+            if not records:
+                what = "no dead or retried messages" if args.failed else "no messages"
+                _nothing(f"{what} in the outbox", settings)
             return 0
         if args.mail_command == "retry":
             now = dt.datetime.now(dt.UTC)
@@ -268,13 +525,27 @@ async def show_audit(settings: Settings, email: str | None, since: int, limit: i
         if email is not None:
             account = await store.account_by_email(email)
             if account is None:  # the operator's own tool: no need to hide who has an account
+                _nothing(f"no events for {email}: no account has that email", settings)
                 return 0
             account_id = account.id
-        for event in await store.events(account_id, since, limit):
+        events = await store.events(account_id, since, limit)
+        for event in events:
             print(_audit_line(event))
+        if not events:
+            period = " in that period" if since else ""
+            _nothing(f"no events{'' if email is None else f' for {email}'}{period}", settings)
         return 0
     finally:
         await store.close()
+
+
+def _nothing(what: str, settings: Settings) -> None:
+    """Say that a listing is empty, and where it looked: an empty answer from the wrong
+    data directory must not pass for an empty one from the right directory."""
+    print(
+        f"punchclock: {what} (data directory {settings.data_dir}, database {_database(settings)})",
+        file=sys.stderr,
+    )
 
 
 _AGE = re.compile(r"(\d+)([dhm])")
@@ -367,22 +638,23 @@ def _mail_line(record: MailRecord) -> str:
     return line
 
 
-def serve_http(host: str, port: int, workers: int, app: str = APP_FACTORY) -> int:
-    """Serve with uvicorn; `app` is for the benchmark, which serves its baseline the same way."""
+def serve_http(host: str, port: int, workers: int) -> int:
+    """Serve the app with uvicorn, each worker building its own from the environment."""
     import uvicorn
 
     uvicorn.run(
-        app,
-        factory=app == APP_FACTORY,
+        APP_FACTORY,
+        factory=True,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,  # uvicorn's httptools, each answer sent in one write
         proxy_headers=False,  # the client address comes from the socket (see README)
         server_header=False,
         date_header=True,
         log_level="info",
         log_config=log_config(),
+        access_log=False,  # the app writes it (PUNCHCLOCK_ACCESS_LOG)
     )
     return 0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import email.policy
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -95,6 +96,7 @@ class Settings:
     redis_key_prefix: str = "punchclock"
     # proxies whose X-Forwarded-For is believed; none: the socket's peer is the client
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    access_log: bool = True  # a line on stdout for every answer, as uvicorn's access log
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +109,8 @@ class Settings:
         if smtp_url is not None:
             _smtp_url(smtp_url)
         host = urlsplit(public_url).hostname or "localhost"
+        if ":" in host:  # an IPv6 address is no mail domain
+            host = "localhost"
         mail_from = env.get("PUNCHCLOCK_MAIL_FROM") or f"punchclock <no-reply@{host}>"
         _mail_from(mail_from)
         return cls(
@@ -146,6 +150,7 @@ class Settings:
             redis_url=_redis_url(env.get("PUNCHCLOCK_REDIS_URL") or None),
             redis_key_prefix=_key_prefix(env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or "punchclock"),
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
+            access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
         )
 
     @property
@@ -327,3 +332,53 @@ def _secret_key(raw: str | None) -> bytes | None:
     if len(key) != 32:
         raise ConfigError("PUNCHCLOCK_SECRET_KEY must encode exactly 32 bytes")
     return key
+
+
+# Read by the test suite and the benchmark, never by the server: not worth a warning.
+TOOL_VARIABLES = frozenset(
+    {"PUNCHCLOCK_TEST_POSTGRES_URL", "PUNCHCLOCK_TEST_REDIS_URL", "PUNCHCLOCK_FUZZ_EXAMPLES"}
+)
+
+
+class _Reads(Mapping[str, str]):
+    """An environment that remembers which names were asked for."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.names: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        return self._env[name]
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self.names.add(name)
+        return name in self._env
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def known_variables() -> frozenset[str]:
+    """Return every PUNCHCLOCK_* name punchclock reads: those Settings.from_env asks for,
+    found by asking it, so a setting added there is known here without a second list."""
+    reads = _Reads({})
+    Settings.from_env(reads)
+    return frozenset(name for name in reads.names if name.startswith("PUNCHCLOCK_")) | (
+        TOOL_VARIABLES
+    )
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """Return each PUNCHCLOCK_* variable of `env` that nothing reads, with the closest
+    known name (None when nothing is close): a misspelt setting is otherwise ignored."""
+    known = known_variables()
+    unknown = sorted(name for name in env if name.startswith("PUNCHCLOCK_") and name not in known)
+    return [
+        (name, next(iter(difflib.get_close_matches(name, known, n=1, cutoff=0.75)), None))
+        for name in unknown
+    ]

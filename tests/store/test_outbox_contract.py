@@ -101,7 +101,7 @@ async def test_a_sent_message_keeps_its_record_and_is_never_claimed_again(store:
     assert await store.mark_mail_sent(outgoing(1).id, "a" * 32, T0 + 5)
     assert not await store.mark_mail_sent(outgoing(1).id, "a" * 32, T0 + 6)  # settled once
     [record] = await store.list_mail()
-    assert (record.state, record.sent_at, record.attempts) == ("sent", T0 + 5, 0)
+    assert (record.state, record.sent_at, record.attempts) == ("sent", T0 + 5, 1)  # this one
     assert await claim(store, "b" * 32, T0 + HOUR) == []
     assert not await store.retry_mail(outgoing(1).id, T0 + HOUR)
 

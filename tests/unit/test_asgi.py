@@ -61,8 +61,22 @@ async def test_an_unknown_path_is_404_and_a_wrong_method_405_with_allow(
     assert (missing.status_code, missing.json()) == (404, "Not found")
     wrong = await client.post("/things/abc")
     assert wrong.status_code == 405
-    assert wrong.headers["allow"] == "DELETE, GET"
+    assert wrong.headers["allow"] == "DELETE, GET, HEAD"
     assert isinstance(wrong.json(), str)
+
+
+async def test_head_runs_the_get_handler_and_sends_no_body(client: httpx.AsyncClient) -> None:
+    head = await client.head("/things/abc")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len("{'name': 'abc'}"))
+    assert head.headers["x-frame-options"] == "DENY"
+
+
+async def test_head_of_an_error_sends_its_status_without_a_body(client: httpx.AsyncClient) -> None:
+    refused = await client.head("/refused")
+    assert (refused.status_code, refused.content) == (403, b"")
+    assert (await client.head("/nowhere")).status_code == 404
 
 
 async def test_an_unexpected_error_is_a_json_500_and_is_logged(

@@ -12,7 +12,9 @@ import pytest
 
 from punchclock.cli import main
 from punchclock.models import NewAccount
+from punchclock.store.keyfiles import load_secret_key
 from punchclock.store.sqlite import SQLiteStore
+from punchclock.tokens import SecretBox
 
 DAY = 24 * 3600 * 1_000_000  # microseconds
 NOW = time.time_ns() // 1000
@@ -27,14 +29,17 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def account(email: str, n: int) -> NewAccount:
+def account(data_dir: Path, email: str, n: int) -> NewAccount:
+    # sealed under the data directory's key, as the server seals it: commands refuse to
+    # run on a database whose tokens the key cannot open
+    secrets = SecretBox(load_secret_key(data_dir))
     return NewAccount(
         accounts_id=f"{n:022d}",
         email=email,
         fullname="Someone",
         password_hash="hash",
         api_token_lookup=f"lookup-{n}".encode(),
-        api_token_sealed=b"sealed",
+        api_token_sealed=secrets.seal_token(f"token-{n}", f"{n:022d}"),
         timezone="UTC",
         workspace_name="A workspace",
         now=NOW,
@@ -48,8 +53,8 @@ def ann_and_bob(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int
     async def record() -> tuple[int, int]:
         store = SQLiteStore(data_dir / "punchclock.sqlite3")
         try:
-            ann = await store.create_account(account("ann@example.com", 1))
-            bob = await store.create_account(account("bob@example.com", 2))
+            ann = await store.create_account(account(data_dir, "ann@example.com", 1))
+            bob = await store.create_account(account(data_dir, "bob@example.com", 2))
             await store.record_event(NOW - 10 * DAY, "sign_up", ann.id, "203.0.113.7", "ua/1")
             await store.record_event(NOW - DAY, "log_in_failed", None, "198.51.100.1", "", "log_in")
             await store.record_event(NOW - DAY + 1, "sign_up", bob.id, "198.51.100.2", "ua/2")

@@ -124,6 +124,7 @@ def test_secret_key_from_the_environment() -> None:
         ("PUNCHCLOCK_SECRET_KEY", "***", "PUNCHCLOCK_SECRET_KEY"),
         ("PUNCHCLOCK_SECRET_KEY", "c2hvcnQ", "32 bytes"),
         ("PUNCHCLOCK_HASH_POOL", "gpus", "processes, threads"),
+        ("PUNCHCLOCK_ACCESS_LOG", "yes", "PUNCHCLOCK_ACCESS_LOG must be one of on, off"),
         ("PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT", "lots", "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT"),
         ("PUNCHCLOCK_SIGNUP_LIMIT_PER_IP", "0/minute", "PUNCHCLOCK_SIGNUP_LIMIT_PER_IP"),
         ("PUNCHCLOCK_API_RATE_LIMIT", "1/fortnight", "PUNCHCLOCK_API_RATE_LIMIT"),
@@ -179,3 +180,8 @@ def test_the_account_wide_log_in_limit_may_lock_no_longer_than_an_hour(spec: str
         Settings.from_env({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT": spec})
     # the per-address limit holds back one address only: it may be longer
     Settings.from_env({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT_AND_IP": spec})
+
+
+def test_an_ipv6_public_url_gets_a_mail_domain_that_parses() -> None:
+    settings = Settings.from_env({"PUNCHCLOCK_PUBLIC_URL": "http://[::1]:8080"})
+    assert settings.mail_from == "punchclock <no-reply@localhost>"

@@ -209,9 +209,10 @@ class Store(Protocol):
         ...
 
     async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
-        """Record a delivery: state sent, sent_at = now, the body erased (sealed NULL), the
-        lease released. Only while `claim_token` holds the message (state queued and the
-        same claim_token: a later claim by another sender replaces it); False otherwise."""
+        """Record a delivery: state sent, sent_at = now, attempts + 1 (this one), the body
+        erased (sealed NULL), the lease released. Only while `claim_token` holds the
+        message (state queued and the same claim_token: a later claim by another sender
+        replaces it); False otherwise."""
         ...
 
     async def mark_mail_retry(

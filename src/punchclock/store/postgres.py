@@ -577,7 +577,10 @@ class PostgresStore:
 
     async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
         return await self._settled(
-            "state = 'sent', sent_at = $3, sealed = NULL", mail_id, claim_token, now
+            "state = 'sent', sent_at = $3, sealed = NULL, attempts = attempts + 1",
+            mail_id,
+            claim_token,
+            now,
         )
 
     async def mark_mail_retry(

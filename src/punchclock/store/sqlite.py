@@ -504,7 +504,10 @@ class SQLiteStore:
 
     async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
         return await self._settled(
-            "state = 'sent', sent_at = ?, sealed = NULL", (now,), mail_id, claim_token
+            "state = 'sent', sent_at = ?, sealed = NULL, attempts = attempts + 1",
+            (now,),
+            mail_id,
+            claim_token,
         )
 
     async def mark_mail_retry(
@@ -734,6 +737,20 @@ def prepare_database(path: Path) -> int:
         return migrate(db)
     finally:
         db.close()
+
+
+def newest_sealed_token(path: Path) -> tuple[bytes, str] | None:
+    """Return the newest live account's sealed API token and its accounts id, if any: what
+    start-up opens to find out whether the server key is the one the database was made with."""
+    db = _connect(path, 5000)
+    try:
+        row = db.execute(
+            "SELECT api_token_sealed, accounts_id FROM accounts "
+            "WHERE api_token_sealed IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        db.close()
+    return None if row is None else (bytes(row[0]), str(row[1]))
 
 
 def migrations() -> list[tuple[int, str]]:

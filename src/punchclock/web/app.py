@@ -34,6 +34,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -237,7 +238,15 @@ def app_for(settings: Settings, parts: Parts) -> App:
         clients=Clients(settings.trusted_proxies),
         public_url=settings.public_url,
     )
-    return App(api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain, guard=api.guard)
+    routes = api.routes()
+    return App(
+        routes,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        drain=drain,
+        guard=api.guard,
+        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
+    )
 
 
 async def purge(services: Services, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:

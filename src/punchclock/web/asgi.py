@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from punchclock.web.errors import response_for
+from punchclock.web.logs import AccessLog
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -40,6 +41,17 @@ def _compile(template: str) -> re.Pattern[str]:
         re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts)
     )
     return re.compile(f"^{regex}$")
+
+
+def _without_body(send: Send) -> Send:
+    """Send the headers of an answer, Content-Length included, but none of its body."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 class Route:
@@ -66,6 +78,7 @@ class App:
         on_shutdown: Callable[[], Awaitable[None]] = _nothing,
         drain: Callable[[], Awaitable[None]] = _nothing,
         guard: Callable[[Request], None] | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.routes = routes
         # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
@@ -73,6 +86,7 @@ class App:
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._drain = drain
+        self._access_log = access_log
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -99,6 +113,10 @@ class App:
             if not any(name == b"cache-control" for name, _ in headers):
                 headers.append(NO_STORE)
             headers.extend(SECURITY_HEADERS)
+            if self._access_log is not None:
+                self._access_log.record(scope, response.status_code)
+            if scope["method"] == "HEAD":
+                send = _without_body(send)
             await response(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -117,9 +135,13 @@ class App:
                     break
             else:
                 raise HTTPException(404)
-        handler = methods.get(scope["method"])
+        method = scope["method"]
+        handler = methods.get(method)
+        if handler is None and method == "HEAD":
+            handler = methods.get("GET")  # answered as GET, without the body (RFC 9110 9.3.2)
         if handler is None:
-            raise HTTPException(405, headers={"Allow": ", ".join(sorted(methods))})
+            allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
+            raise HTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
         return handler
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -135,6 +157,8 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()
+                if self._access_log is not None:
+                    self._access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -150,3 +174,5 @@ class App:
             yield self
         finally:
             await self._on_shutdown()
+            if self._access_log is not None:
+                self._access_log.flush()

@@ -1,0 +1,67 @@
+"""HEAD on every GET route: the GET answer's status and headers, no body (RFC 9110 9.3.2)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from punchclock.web.asgi import App
+from tests.conftest import User
+from tests.support import token_auth
+
+# the request paths of the app's GET routes, with any path parameter filled in
+GET_PATHS = [
+    "/api/v9/me",
+    "/api/v9/me/logged",
+    "/api/sessions",
+    "/.well-known/jwks.json",
+    "/api/openapi.json",
+]
+
+
+def test_the_paths_tested_are_every_get_route(app: App) -> None:
+    assert {route.path for route in app.routes if route.method == "GET"} == set(GET_PATHS)
+
+
+@pytest.mark.parametrize("path", GET_PATHS)
+async def test_head_answers_as_get_without_a_body(
+    client: httpx.AsyncClient, user: User, path: str
+) -> None:
+    get = await client.get(path, headers=token_auth(user.token))
+    head = await client.head(path, headers=token_auth(user.token))
+    assert get.status_code == 200
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
+    for name in ("content-type", "cache-control", "x-content-type-options", "x-frame-options"):
+        assert head.headers.get(name) == get.headers.get(name), name
+
+
+@pytest.mark.parametrize("path", ["/api/v9/me", "/api/v9/me/logged", "/api/sessions"])
+async def test_head_without_credentials_is_refused_as_get_is(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    head = await client.head(path)
+    assert head.status_code == 403
+    assert head.content == b""
+
+
+async def test_head_with_a_wrong_token_is_refused(client: httpx.AsyncClient) -> None:
+    head = await client.head("/api/v9/me", headers=token_auth("0" * 32))
+    assert (head.status_code, head.content) == (403, b"")
+
+
+async def test_head_is_not_a_way_into_a_route_without_get(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    head = await client.head("/api/v9/me/reset_token", headers=token_auth(user.token))
+    assert head.status_code == 405
+    assert head.headers["allow"] == "POST"
+    me = await client.get("/api/v9/me", headers=token_auth(user.token))
+    assert me.json()["api_token"] == user.token  # nothing was reset
+
+
+async def test_a_405_on_a_get_route_offers_head(client: httpx.AsyncClient) -> None:
+    response = await client.patch("/api/v9/me")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, PUT"
