@@ -16,11 +16,14 @@ GET_PATHS = [
     "/api/sessions",
     "/.well-known/jwks.json",
     "/api/openapi.json",
+    "/email/confirm/" + "A" * 43,  # the links in email-change mails: a page, the code unused
+    "/email/undo/" + "A" * 43,
 ]
 
 
 def test_the_paths_tested_are_every_get_route(app: App) -> None:
-    assert {route.path for route in app.routes if route.method == "GET"} == set(GET_PATHS)
+    routes = {route.path for route in app.routes if route.method == "GET"}
+    assert routes == {path.replace("A" * 43, "{code}") for path in GET_PATHS}
 
 
 @pytest.mark.parametrize("path", GET_PATHS)
