@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import subprocess
 import sys
@@ -180,6 +181,15 @@ def test_the_account_wide_log_in_limit_may_lock_no_longer_than_an_hour(spec: str
         Settings.from_env({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT": spec})
     # the per-address limit holds back one address only: it may be longer
     Settings.from_env({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT_AND_IP": spec})
+
+
+def test_every_default_is_written_once_on_its_field() -> None:
+    """from_env reads each default from the Settings field: nowhere else holds a copy."""
+    settings = Settings.from_env({})
+    derived = {"mail_from"}  # made from PUBLIC_URL's host
+    for field in dataclasses.fields(Settings):
+        if field.default is not dataclasses.MISSING and field.name not in derived:
+            assert getattr(settings, field.name) == field.default, field.name
 
 
 def test_an_ipv6_public_url_gets_a_mail_domain_that_parses() -> None:

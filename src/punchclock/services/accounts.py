@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from punchclock.services.background import Background
 from punchclock.services.clock import Clock
 from punchclock.services.credentials import Credentials
 from punchclock.services.email_changes import EmailChanges
+from punchclock.services.fields import ProfileUpdate as ProfileUpdate
 from punchclock.services.sessions import Authenticated, IssuedSession, Sessions
 from punchclock.store import Store
 from punchclock.tokens import new_accounts_id
@@ -97,7 +98,6 @@ class Accounts:
     async def close_account(self, auth: Authenticated, client: ClientInfo | None = None) -> None:
         """End every session, the API token and the password at once; erase personal data."""
         await self._store.close_account(auth.account.id, self._clock.now())
-        self._credentials.forget(auth.account.id)
         self._audit.record("account_closed", auth.account.id, client)
         if self._mail_erased is not None:
             # the outbox forgot every message to the account's addresses: so must any copy
@@ -117,7 +117,7 @@ class Accounts:
         return token.token
 
     async def update_profile(
-        self, auth: Authenticated, changes: Mapping[str, Any], client: ClientInfo | None = None
+        self, auth: Authenticated, update: ProfileUpdate, client: ClientInfo | None = None
     ) -> Account:
         """Change profile fields; given the current password, the password or the address.
 
@@ -126,10 +126,8 @@ class Accounts:
         only asked for here: it is taken once it confirms (EmailChanges). A wrong current
         password is a failed log-in: it counts towards the same limits.
         """
-        profile = fields.profile_changes(changes)
-        current = changes.get("current_password")
-        if not isinstance(current, str | None):
-            raise InvalidInput("Invalid current_password")
+        profile = fields.profile_changes(update)
+        current = update.current_password
         account = auth.account
         new_email = None
         if profile.email is not None and profile.email.lower() != account.email.lower():
@@ -142,12 +140,10 @@ class Accounts:
             profile = msgspec.structs.replace(profile, email=None)
             if not current:
                 raise EmailChangeNeedsPassword()
-        new_password = changes.get("password")
+        new_password = update.password
         if new_password is not None:
             if not current:
                 raise CurrentPasswordMissing()
-            if not isinstance(new_password, str):
-                raise InvalidInput("Invalid password")
             self._credentials.check_policy(
                 new_password,
                 [
@@ -174,8 +170,6 @@ class Accounts:
         )
         if notices:
             self._notices.queued()
-        if new_hash is not None or profile.email is not None:
-            self._credentials.forget(account.id)
         if new_hash is not None:
             self._audit.record("password_changed", account.id, client)
         if new_email is not None:

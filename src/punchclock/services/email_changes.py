@@ -93,7 +93,6 @@ class EmailChanges:
             self._audit.record("email_change_failed", owner.id, client, "used_meanwhile")
             raise EmailChangeLinkInvalid()
         self._notices.queued()
-        self._credentials.forget(account.id)
         self._audit.record("email_changed", account.id, client)
         return account
 
@@ -129,7 +128,6 @@ class EmailChanges:
             self._audit.record("email_change_failed", owner.id, client, "used_meanwhile")
             raise EmailChangeLinkInvalid()
         self._notices.queued()
-        self._credentials.forget(account.id)
         self._audit.record("email_change_undone", account.id, client)
 
     async def _ask_to_confirm(

@@ -90,7 +90,6 @@ class Resets:
             self._audit.record("reset_failed", owner.id, client, "used_meanwhile")
             raise ResetCodeInvalid()
         self._notices.queued()
-        self._credentials.forget(account.id)
         # the owner proved themselves through their inbox: the failures others piled up
         # on the account no longer hold them back
         await self._attempts.forget_failures(account.email, client)

@@ -6,7 +6,7 @@ import functools
 import html
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -51,14 +51,19 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
-async def read_json(request: Request, shape: type[T]) -> T:
-    """Decode a JSON body into `shape`; any other body is a 4xx, never a 500."""
+async def json_body(request: Request) -> bytes:
+    """Return the body of a request that says it is JSON, or none; else a 415."""
     content_type = request.headers.get("content-type")
     if content_type is not None and not _is_json(content_type):
         # text/plain and the form encodings are what a plain HTML form on any site can send
         # without a CORS preflight: parsed as JSON, they would let it log a visitor in
         raise UnsupportedMediaType()
-    body = await read_body(request)
+    return await read_body(request)
+
+
+async def read_json(request: Request, shape: type[T]) -> T:
+    """Decode a JSON body into `shape`; any other body is a 4xx, never a 500."""
+    body = await json_body(request)
     try:
         return msgspec.json.decode(body, type=shape)
     except msgspec.DecodeError as e:  # ValidationError is a DecodeError
@@ -234,8 +239,8 @@ class Api:
 
     async def update_me(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        fields = await read_json(request, dict[str, Any])
-        account = await self.accounts.update_profile(auth, fields, self.client(request))
+        body = wire.profile_body(await json_body(request))
+        account = await self.accounts.update_profile(auth, body.update(), self.client(request))
         return json_response(wire.me_updated(account, self.credentials.api_token(account)))
 
     async def logged(self, request: Request) -> Response:

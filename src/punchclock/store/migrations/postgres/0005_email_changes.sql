@@ -1,4 +1,4 @@
--- SQLite's 0005 (issue 11): several live reset codes per account, email changes that wait
+-- 0005 on both dialects (issue 11): several live reset codes per account, email changes that wait
 -- for the new address to confirm (and can be undone from the old one), and mail tied to
 -- its account.
 
