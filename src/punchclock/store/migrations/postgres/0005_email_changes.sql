@@ -1,6 +1,6 @@
--- 0005 on both dialects (issue 11): several live reset codes per account, email changes that wait
--- for the new address to confirm (and can be undone from the old one), and mail tied to
--- its account.
+-- 0005 on both dialects (issue 11): several live reset codes per account, email changes
+-- that wait for the new address to confirm (and can be undone from the old one), and
+-- mail tied to its account.
 
 -- The account a message was queued for, whatever address it went to: closing the account
 -- erases every message naming any address the account ever had (or asked to have).
