@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the package's face imports no service: each module imports 
     from punchclock.services.email_changes import EmailChanges
     from punchclock.services.resets import Resets
     from punchclock.services.sessions import Sessions
+    from punchclock.services.workspaces import Workspaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Services:
     resets: Resets
     email_changes: EmailChanges
     accounts: Accounts
+    workspaces: Workspaces
     attempts: Attempts
     audit: Audit
     background: Background

@@ -25,6 +25,7 @@ from punchclock.services.credentials import Credentials
 from punchclock.services.email_changes import EmailChanges
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
+from punchclock.services.workspaces import Workspaces
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
@@ -36,6 +37,7 @@ from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.logs import AccessLog
 from punchclock.web.routes import Api
+from punchclock.web.startup_routes import StartupApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
@@ -174,6 +176,7 @@ def build_services(
             clock=clock,
             mail_erased=sender.erase_copies,
         ),
+        workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
         background=background,
@@ -238,7 +241,7 @@ def app_for(settings: Settings, parts: Parts) -> App:
         clients=Clients(settings.trusted_proxies),
         public_url=settings.public_url,
     )
-    routes = api.routes()
+    routes = [*api.routes(), *StartupApi(parts.services.workspaces, api.authenticate).routes()]
     return App(
         routes,
         on_startup=startup,

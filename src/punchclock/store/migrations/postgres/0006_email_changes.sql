@@ -1,4 +1,4 @@
--- 0005 on both dialects (issue 11): several live reset codes per account, email changes
+-- 0006 on both dialects (issue 11): several live reset codes per account, email changes
 -- that wait for the new address to confirm (and can be undone from the old one), and
 -- mail tied to its account.
 
