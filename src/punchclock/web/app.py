@@ -11,7 +11,7 @@ from typing import Any
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
-from punchclock.mail import Mailer, mailer_for
+from punchclock.mail import FileMailer, Mailer, mailer_for
 from punchclock.notices import Notices
 from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
@@ -22,6 +22,7 @@ from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
+from punchclock.services.email_changes import EmailChanges
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
 from punchclock.services.workspaces import Workspaces
@@ -98,9 +99,12 @@ def build_services(
     else:
         ring = KeyDirectory(settings.data_dir, today).ring
         store = store or SQLiteStore(settings.database_path)
+    mailer = mailer or mailer_for(settings)
+    if isinstance(mailer, FileMailer):
+        on_start.append(_announcing(mailer))
     sender = OutboxSender(
         store,
-        mailer or mailer_for(settings),
+        mailer,
         secrets,
         sender=settings.mail_from,
         max_age=settings.mail_max_age,
@@ -136,6 +140,7 @@ def build_services(
         background,
         clock,
         idle_timeout=settings.session_idle_timeout,
+        devices=secrets.device_cookie,
     )
     credentials = Credentials(
         store,
@@ -146,6 +151,9 @@ def build_services(
         audit,
         clock,
         password_min_length=settings.password_min_length,
+    )
+    email_changes = EmailChanges(
+        store, credentials, notices, audit, attempts, background=background, clock=clock
     )
     services = Services(
         credentials=credentials,
@@ -160,7 +168,19 @@ def build_services(
             background=background,
             clock=clock,
         ),
-        accounts=Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock),
+        email_changes=email_changes,
+        accounts=Accounts(
+            store,
+            credentials,
+            sessions,
+            notices,
+            audit,
+            attempts,
+            email_changes,
+            background=background,
+            clock=clock,
+            mail_erased=sender.erase_copies,
+        ),
         workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
@@ -170,6 +190,13 @@ def build_services(
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge(services, sender)]
     return parts
+
+
+def _announcing(mailer: FileMailer) -> Callable[[], Awaitable[None]]:
+    async def announce() -> None:
+        mailer.announce()
+
+    return announce
 
 
 def create_app(
@@ -215,7 +242,12 @@ def app_for(settings: Settings, parts: Parts) -> App:
 
     trusted_origins = {settings.public_origin, *settings.allowed_origins}
     clients = Clients(settings.trusted_proxies)
-    api = Api(parts.services, trusted_origins=trusted_origins, clients=clients)
+    api = Api(
+        parts.services,
+        trusted_origins=trusted_origins,
+        clients=clients,
+        public_url=settings.public_url,
+    )
     pages = Pages(
         parts.services,
         secrets=parts.secrets,
@@ -236,6 +268,7 @@ def app_for(settings: Settings, parts: Parts) -> App:
         on_startup=startup,
         on_shutdown=shutdown,
         drain=drain,
+        guard=api.guard,
         access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
     )
 

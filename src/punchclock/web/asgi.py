@@ -77,9 +77,12 @@ class App:
         on_startup: Callable[[], Awaitable[None]] = _nothing,
         on_shutdown: Callable[[], Awaitable[None]] = _nothing,
         drain: Callable[[], Awaitable[None]] = _nothing,
+        guard: Callable[[Request], None] | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
         self.routes = routes
+        # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
+        self._guard = guard or (lambda request: None)
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._drain = drain
@@ -100,7 +103,10 @@ class App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
-                response = await self._handler(scope)(Request(scope, receive))
+                handler = self._handler(scope)
+                request = Request(scope, receive)
+                self._guard(request)
+                response = await handler(request)
             except Exception as e:  # every error, expected or not, gets a JSON answer
                 response = response_for(e)
             headers = response.raw_headers

@@ -35,8 +35,9 @@ from punchclock.tokens import SecretBox
 from punchclock.web.asgi import Route
 from punchclock.web.auth import (
     Clients,
+    CrossSiteGuard,
     clear_session_cookie,
-    is_cross_site,
+    device_cookie,
     session_cookie,
     set_session_cookie,
 )
@@ -166,7 +167,9 @@ class Pages:
         self.accounts = services.accounts
         self.audit = services.audit
         self._client = clients or Clients()
-        self._trusted = frozenset(o.lower() for o in trusted_origins)
+        # the dispatcher's guard trusts the API's allowed origins too; the pages' forms are
+        # posted by the pages alone
+        self._guard = CrossSiteGuard(trusted_origins)
         self._tokens = FormTokens(secrets, now)
         self._assets = Assets()
         self._ttl_minutes = reset_code_ttl // 60
@@ -291,8 +294,7 @@ class Pages:
     async def _submitted(self, visit: Visit) -> dict[str, str]:
         """Read a POSTed form; CrossSiteRequest if another site's page sent it."""
         request = visit.request
-        if is_cross_site(request, self._trusted):
-            raise CrossSiteRequest()
+        self._guard(request)  # CrossSiteRequest
         return parse_form(await read_body(request))
 
     def _check(self, visit: Visit, form: dict[str, str]) -> None:
@@ -366,6 +368,7 @@ class Pages:
             form.get("password", ""),
             form.get("remember_me") == "yes",
             self._client(request),
+            device_cookie(request),
         )
         response = _redirect(safe_next(request.query_params.get("next")))
         set_session_cookie(response, session)
