@@ -118,6 +118,7 @@ class PasswordHasher:
         )
         self._max_pending = max_pending
         self._pending = 0
+        self._closed = False
         # Verified against when an email has no account, so that the answer takes as long
         # as for a wrong password (OWASP Authentication Cheat Sheet; ASVS 5 V6.3.8).
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
@@ -142,7 +143,14 @@ class PasswordHasher:
         except InvalidHashError:
             return True
 
+    def alive(self) -> bool:
+        """Tell whether the pool can hash: not closed, and a worker runs (or starts on use)."""
+        if self._closed:
+            return False
+        return self._processes is None or self._processes.alive()
+
     async def close(self) -> None:
+        self._closed = True
         if self._processes is not None:
             await self._processes.close()
         if self._threads is not None:

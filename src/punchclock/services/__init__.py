@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the package's face imports no service: each module imports 
     from punchclock.services.audit import Audit
     from punchclock.services.background import Background
     from punchclock.services.credentials import Credentials
+    from punchclock.services.health import Health
     from punchclock.services.resets import Resets
     from punchclock.services.sessions import Sessions
 
@@ -31,3 +32,4 @@ class Services:
     attempts: Attempts
     audit: Audit
     background: Background
+    health: Health

@@ -211,4 +211,14 @@ class Store(Protocol):
         """Remove the events recorded before `at`; return how many."""
         ...
 
+    # -- health --------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Answer a trivial query, or raise StoreUnavailable: what a readiness probe asks."""
+        ...
+
+    async def schema_is_current(self) -> bool:
+        """Tell whether the schema is at the newest version this code knows."""
+        ...
+
     async def close(self) -> None: ...

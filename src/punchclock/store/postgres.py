@@ -49,6 +49,7 @@ COMMAND_TIMEOUT = 5.0  # seconds a statement may run
 # request answers 503. asyncpg's own timeouts leave gaps: after a statement times out on
 # a dead network, cancelling it and returning the connection can take as long again.
 DEADLINE = 5.0
+PING_DEADLINE = 1.0  # seconds a readiness probe waits for the database
 MIGRATION_TIMEOUT = 3600.0  # seconds a migration step may run
 
 _BY_ID = f"{SELECT_ACCOUNT} WHERE a.id = $1"
@@ -592,6 +593,18 @@ class PostgresStore:
             at,
         )
         return int(row[0]) if row else 0
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.fetchval("SELECT 1"), deadline=PING_DEADLINE)
+
+    async def schema_is_current(self) -> bool:
+        try:
+            version = await self._run(
+                lambda db: db.fetchval("SELECT coalesce(max(version), 0) FROM punchclock_schema")
+            )
+        except asyncpg.UndefinedTableError:  # never migrated
+            return False
+        return bool(version == len(load_migrations("postgres")))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -497,6 +497,16 @@ class SQLiteStore:
 
         return await self._transact(tx)
 
+    async def ping(self) -> None:
+        try:
+            self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as e:
+            raise StoreUnavailable() from e
+
+    async def schema_is_current(self) -> bool:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version == len(migrations())
+
     async def close(self) -> None:
         self._writes.shutdown(wait=True)
         self._writer.close()

@@ -22,6 +22,7 @@ from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
+from punchclock.services.health import Health
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
 from punchclock.store import Store
@@ -156,6 +157,7 @@ def build_services(
         attempts=attempts,
         audit=audit,
         background=background,
+        health=Health(store, hasher, ring),
     )
     parts = Parts(services, store, hasher, sender, throttle)
     parts.on_start += on_start
@@ -184,6 +186,10 @@ def app_for(settings: Settings, parts: Parts) -> App:
     async def startup() -> None:
         for step in parts.on_start:
             await step()
+        try:
+            await parts.services.health.check_schema()
+        except StoreUnavailable:
+            log.warning("the database is unavailable: readiness waits for it to answer")
         loop = asyncio.get_running_loop()
         running.extend(loop.create_task(task()) for task in parts.tasks)
         parts.sender.start()

@@ -29,6 +29,7 @@ from punchclock.web.errors import JSON, BodyTooLarge
 
 MAX_BODY = 64 * 1024  # bytes
 T = TypeVar("T")
+_LIVE = msgspec.json.encode("OK")
 
 
 def json_response(value: object, status: int = 200) -> Response:
@@ -69,6 +70,7 @@ class Api:
         self.sessions = services.sessions
         self.resets = services.resets
         self.accounts = services.accounts
+        self.health = services.health
         self.client = clients or Clients()
         self.authenticate = Authenticator(
             services.credentials, services.attempts, trusted_origins, self.client
@@ -99,6 +101,8 @@ class Api:
             Route("POST", "/api/v9/me/reset_token", self.reset_token),
             Route("GET", "/.well-known/jwks.json", self.jwks),
             Route("GET", "/api/openapi.json", self.openapi),
+            Route("GET", "/health/live", self.live),
+            Route("GET", "/health/ready", self.ready),
         ]
 
     async def sign_up(self, request: Request) -> Response:
@@ -151,6 +155,13 @@ class Api:
         # refused here at once regardless
         response.headers["cache-control"] = "public, max-age=300"
         return response
+
+    async def live(self, request: Request) -> Response:
+        return Response(_LIVE, media_type=JSON)
+
+    async def ready(self, request: Request) -> Response:
+        problems = await self.health.problems()
+        return json_response(problems, 503 if problems else 200)
 
     async def openapi(self, request: Request) -> Response:
         return Response(_openapi_document(), media_type=JSON)
