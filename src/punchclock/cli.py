@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from punchclock import __version__
 from punchclock.config import Settings, unknown_variables
 from punchclock.errors import ConfigError, StoreError, StoreUnavailable
-from punchclock.models import AuditEvent, MailRecord
+from punchclock.models import AccountOverview, AuditEvent, MailRecord, Session
 
 if TYPE_CHECKING:
     from punchclock.keys import KeyRing
@@ -122,7 +124,71 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
     )
+    _add_accounts(commands)
     return parser
+
+
+def _add_accounts(commands: Any) -> None:
+    accounts = commands.add_parser(
+        "accounts",
+        help="create, find, disable, enable and delete accounts",
+        description="Account administration. Exit status 0 when done, 1 when no account has "
+        "the email (or, for create, one already has), 2 for a usage error; messages go to "
+        "stderr.",
+    )
+    actions = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="create an account; without a password, mail its owner a reset code",
+        description="Create an account and its workspace. The password policy applies; "
+        "without --password-stdin the account gets a password nobody knows and its owner "
+        "is mailed a reset code to set one.",
+    )
+    create.add_argument("email", help="the new account's email")
+    create.add_argument("--name", help="the display name (the email's local part)")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (never from the command line)",
+    )
+    listing = actions.add_parser(
+        "list",
+        help="list accounts, oldest first",
+        description="List accounts, oldest first: email, name, created, last log-in, live "
+        "sessions, disabled or not.",
+    )
+    listing.add_argument("--search", metavar="TEXT", help="only emails or names holding TEXT")
+    listing.add_argument(
+        "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON array")
+    show = actions.add_parser(
+        "show",
+        help="one account: created, last log-in, sessions, disabled or not",
+        description="One account: created, last log-in, its live sessions, disabled or not.",
+    )
+    show.add_argument("email", help="the account's email")
+    show.add_argument("--json", action="store_true", help="one JSON object")
+    for name, text in (
+        (
+            "disable",
+            "refuse every credential of the account at once, end its sessions; its email "
+            "stays taken",
+        ),
+        ("enable", "let a disabled account's password and API token work again"),
+        ("end-sessions", "end every session of the account"),
+        ("send-reset", "mail the account's owner a password reset code"),
+    ):
+        action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        action.add_argument("email", help="the account's email")
+    delete = actions.add_parser(
+        "delete",
+        help="close the account and erase its data, as its owner closing it does",
+        description="Close the account and erase its data, as its owner closing it does; "
+        "asks first unless --yes.",
+    )
+    delete.add_argument("email", help="the account's email")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
 
 
 # Commands that may create a data directory and a database; the others only use them.
@@ -164,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(manage_mail(settings, args))
     if args.command == "audit":
         return asyncio.run(show_audit(settings, args.account, args.since, args.limit))
+    if args.command == "accounts":
+        return administer(settings, args)
     if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
         # each server worker has its own hash workers: share the cores out among them
         cores = os.cpu_count() or 1
@@ -535,6 +603,173 @@ async def show_audit(settings: Settings, email: str | None, since: int, limit: i
         return 0
     finally:
         await store.close()
+
+
+def administer(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one `punchclock accounts` action through the services; return the exit status."""
+    from punchclock.errors import (
+        AccountDisabled,
+        AccountNotFound,
+        EmailTaken,
+        InvalidInput,
+        PasswordRejected,
+    )
+
+    password = None
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            print("punchclock: --password-stdin read no password", file=sys.stderr)
+            return 2
+    try:
+        return asyncio.run(_administer(settings, args, password))
+    except AccountNotFound:
+        _nothing(f"no account has the email {args.email}", settings)
+        return 1
+    except EmailTaken:
+        print(f"punchclock: an account already has the email {args.email}", file=sys.stderr)
+        return 1
+    except AccountDisabled as e:
+        print(f"punchclock: {args.email}: {e.message}", file=sys.stderr)
+        return 1
+    except (InvalidInput, PasswordRejected) as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+
+
+async def _administer(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+    import dataclasses
+
+    from punchclock.web.app import build_services
+
+    # one hash worker: a command hashes at most one password
+    parts = build_services(dataclasses.replace(settings, hash_workers=1))
+    admin = parts.services.administration
+    command = args.accounts_command
+    try:
+        if command == "create":
+            made = await admin.create_account(args.email, args.name, password)
+            how = (
+                "with the password given"
+                if password is not None
+                else "its owner is mailed a reset code to set a password (a running server "
+                "or `punchclock mail send` sends it)"
+            )
+            print(f"{made.email}: created, account {made.id}; {how}", file=sys.stderr)
+        elif command == "list":
+            found = await admin.list_accounts(args.search, args.limit)
+            if args.json:
+                print(msgspec.json.encode([_overview_json(o) for o in found]).decode())
+            else:
+                for overview in found:
+                    print(_overview_line(overview))
+            if not found:
+                what = "no accounts" + (f" matching {args.search!r}" if args.search else "")
+                _nothing(what, settings)
+        elif command == "show":
+            details = await admin.show_account(args.email)
+            if args.json:
+                shown = _overview_json(details.overview)
+                shown["sessions"] = [_session_json(s) for s in details.sessions]
+                print(msgspec.json.encode(shown).decode())
+            else:
+                print(_overview_line(details.overview))
+                for session in details.sessions:
+                    print(_session_line(session))
+        elif command == "disable":
+            done = await admin.disable_account(args.email)
+            print(
+                f"{done.email}: disabled; every credential is refused and its sessions have ended",
+                file=sys.stderr,
+            )
+        elif command == "enable":
+            done = await admin.enable_account(args.email)
+            print(f"{done.email}: enabled", file=sys.stderr)
+        elif command == "end-sessions":
+            ended = await admin.end_sessions(args.email)
+            print(f"{args.email}: {ended} sessions ended", file=sys.stderr)
+        elif command == "send-reset":
+            await admin.send_password_reset(args.email)
+            print(
+                f"{args.email}: a reset code is queued (a running server or "
+                "`punchclock mail send` sends it)",
+                file=sys.stderr,
+            )
+        else:
+            assert command == "delete"
+            await admin.show_account(args.email)  # AccountNotFound before asking
+            if not args.yes and not _confirmed(args.email):
+                print(f"punchclock: {args.email} was not deleted", file=sys.stderr)
+                return 2
+            await admin.delete_account(args.email)
+            print(f"{args.email}: deleted; its data is erased", file=sys.stderr)
+        return 0
+    finally:
+        await parts.services.background.drain()  # the audit events
+        await parts.store.close()
+        await parts.hasher.close()
+        await parts.throttle.close()
+
+
+def _confirmed(email: str) -> bool:
+    print(
+        f"Delete {email} and erase its data? This cannot be undone. Type yes to delete: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    return sys.stdin.readline().strip().lower() == "yes"
+
+
+def _when(microseconds: int | None) -> str | None:
+    if microseconds is None:
+        return None
+    moment = dt.datetime.fromtimestamp(microseconds / 1_000_000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _overview_json(overview: AccountOverview) -> dict[str, Any]:
+    return {
+        "id": overview.id,
+        "email": overview.email,
+        "name": overview.fullname,
+        "created_at": _when(overview.created_at),
+        "last_log_in_at": _when(overview.last_log_in_at),
+        "sessions": overview.sessions,
+        "disabled": overview.disabled_at is not None,
+        "disabled_at": _when(overview.disabled_at),
+    }
+
+
+def _overview_line(overview: AccountOverview) -> str:
+    """One account as `accounts list` prints it; the name quoted, as the owner wrote it."""
+    line = (
+        f"{overview.id}  {overview.email}  {overview.fullname!r}  "
+        f"created {_when(overview.created_at)}  "
+        f"last log-in {_when(overview.last_log_in_at) or 'never'}  "
+        f"sessions {overview.sessions}"
+    )
+    if overview.disabled_at is not None:
+        line += f"  disabled since {_when(overview.disabled_at)}"
+    return line
+
+
+def _session_json(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "created_at": _when(session.created_at),
+        "last_used_at": _when(session.last_used_at),
+        "expires_at": _when(session.expires_at),
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+    }
+
+
+def _session_line(session: Session) -> str:
+    return (
+        f"  session {session.id}  created {_when(session.created_at)}  "
+        f"last used {_when(session.last_used_at)}  {session.ip or '-'}  {session.user_agent!r}"
+    )
 
 
 def _nothing(what: str, settings: Settings) -> None:

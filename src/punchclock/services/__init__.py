@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the package's face imports no service: each module imports what it uses
     from punchclock.services.accounts import Accounts
+    from punchclock.services.administration import Administration
     from punchclock.services.attempts import Attempts
     from punchclock.services.audit import Audit
     from punchclock.services.background import Background
@@ -33,3 +34,4 @@ class Services:
     audit: Audit
     background: Background
     health: Health
+    administration: Administration

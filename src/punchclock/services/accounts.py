@@ -66,9 +66,18 @@ class Accounts:
         self._credentials.check_policy(form.password, passwords.context_words(email, fullname))
         await self._attempts.sign_up(client)
         password_hash = await self._credentials.hash_password(form.password)
+        account = await self.add_account(email, fullname, timezone, password_hash)
+        self._audit.record("sign_up", account.id, client)
+        return account, await self._sessions.start_session(account, form.remember_me, client)
+
+    async def add_account(
+        self, email: str, fullname: str, timezone: str, password_hash: str
+    ) -> Account:
+        """Store a new account with its workspace and API token (fields already checked);
+        raise EmailTaken if the email is, by any account that is not closed."""
         accounts_id = new_accounts_id()
         token = self._credentials.new_api_token(accounts_id)
-        account = await self._store.create_account(
+        return await self._store.create_account(
             NewAccount(
                 accounts_id=accounts_id,
                 email=email,
@@ -81,14 +90,18 @@ class Accounts:
                 now=self._clock.now(),
             )
         )
-        self._audit.record("sign_up", account.id, client)
-        return account, await self._sessions.start_session(account, form.remember_me, client)
 
     async def close_account(self, auth: Authenticated, client: ClientInfo | None = None) -> None:
         """End every session, the API token and the password at once; erase personal data."""
-        await self._store.close_account(auth.account.id, self._clock.now())
-        self._credentials.forget(auth.account.id)
-        self._audit.record("account_closed", auth.account.id, client)
+        await self.erase_account(auth.account.id, client)
+
+    async def erase_account(
+        self, account_id: int, client: ClientInfo | None = None, detail: str | None = None
+    ) -> None:
+        """Close the account: what closing it does, whoever asks (its owner, an operator)."""
+        await self._store.close_account(account_id, self._clock.now())
+        self._credentials.forget(account_id)
+        self._audit.record("account_closed", account_id, client, detail)
 
     async def workspaces(self, auth: Authenticated) -> list[Workspace]:
         return await self._store.workspaces_of(auth.account.id)

@@ -95,8 +95,11 @@ class Resets:
         # recorded here, after the answer, where the account is known: the request itself
         # must not take longer for a known email than for an unknown one
         self._audit.record("reset_requested", account.id if account is not None else None, client)
-        if account is None:
-            return
+        if account is not None:
+            await self.send_reset_code(account)
+
+    async def send_reset_code(self, account: Account) -> None:
+        """Queue a new reset code to the account's address; any earlier code stops working."""
         code = new_reset_code()
         now = self._clock.now()
         expires_at = now + self._notices.reset_code_ttl * 1_000_000

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -103,6 +104,25 @@ class Store(Protocol):
     async def close_account(self, account_id: int, now: int) -> None:
         """End every session, token, password and code; erase personal data, including
         every message in the outbox addressed to the account's email, sent or not."""
+        ...
+
+    # -- administration (`punchclock accounts`) ---------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        """Return what an operator sees of the account with that email, disabled or not
+        (never a closed one); its live sessions are those not expired at `now`."""
+        ...
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        """Return up to `limit` accounts (not closed), oldest first; with `search`, only
+        those whose email or name holds it, in any case."""
+        ...
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        """Disable the account (every credential refused; its sessions and reset code end,
+        its email stays taken) or enable it again."""
         ...
 
     async def replace_reset_code(

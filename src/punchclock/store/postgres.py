@@ -21,6 +21,7 @@ import asyncpg
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -34,8 +35,11 @@ from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.rows import (
     MAIL_RECORD_COLUMNS,
+    OVERVIEW_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
+    USABLE,
+    search_pattern,
     session_from,
 )
 
@@ -53,17 +57,18 @@ PING_DEADLINE = 1.0  # seconds a readiness probe waits for the database
 MIGRATION_TIMEOUT = 3600.0  # seconds a migration step may run
 
 _BY_ID = f"{SELECT_ACCOUNT} WHERE a.id = $1"
-_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
-_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND a.closed_at IS NULL"
+_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND {USABLE}"
+_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND {USABLE}"
 _BY_SESSION = (
     f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
     "WHERE s.jti = $1 AND s.expires_at > $2 AND s.last_used_at >= $3 AND a.accounts_id = $4 "
-    "AND a.closed_at IS NULL"
+    f"AND {USABLE}"
 )
 _BY_RESET_CODE = (
     f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
-    "WHERE r.code_lookup = $1 AND r.expires_at > $2 AND a.closed_at IS NULL"
+    f"WHERE r.code_lookup = $1 AND r.expires_at > $2 AND {USABLE}"
 )
+_OVERVIEW = OVERVIEW_COLUMNS.format(now="$1")
 _DUE_MAIL = (
     "state = 'queued' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)"
 )
@@ -378,6 +383,48 @@ class PostgresStore:
                 account_id,
                 now,
             )
+
+        await self._transact(tx)
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = await self._fetchrow(
+            f"SELECT {_OVERVIEW} FROM accounts a "  # noqa: S608 - constants
+            "WHERE a.email_key = $2 AND a.closed_at IS NULL",
+            now,
+            email.lower(),
+        )
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = await self._fetch(
+            f"SELECT {_OVERVIEW} FROM accounts a WHERE a.closed_at IS NULL "  # noqa: S608
+            "AND (a.email_key LIKE $2 ESCAPE '\\' OR lower(a.fullname) LIKE $2 ESCAPE '\\') "
+            "ORDER BY a.id LIMIT $3",
+            now,
+            search_pattern(search or ""),
+            limit,
+        )
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        async def tx(db: Connection) -> None:
+            if not disabled:
+                await db.execute(
+                    "UPDATE accounts SET disabled_at = NULL, updated_at = $1 WHERE id = $2",
+                    now,
+                    account_id,
+                )
+                return
+            await db.execute(
+                "UPDATE accounts SET disabled_at = coalesce(disabled_at, $1), updated_at = $1, "
+                "authorization_updated_at = $1 WHERE id = $2 AND closed_at IS NULL",
+                now,
+                account_id,
+            )
+            await db.execute("DELETE FROM sessions WHERE account_id = $1", account_id)
+            await db.execute("DELETE FROM reset_codes WHERE account_id = $1", account_id)
 
         await self._transact(tx)
 

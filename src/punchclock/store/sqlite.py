@@ -24,6 +24,7 @@ from typing import TypeVar
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -37,24 +38,29 @@ from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.rows import (
     MAIL_RECORD_COLUMNS,
+    OVERVIEW_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
+    USABLE,
+    search_pattern,
     session_from,
 )
 
 # Built once: the hot path should not format the same SQL string on every request.
 _BY_ID = f"{SELECT_ACCOUNT} WHERE a.id = ?"
-_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = ? AND a.closed_at IS NULL"
-_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND a.closed_at IS NULL"
+_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = ? AND {USABLE}"
+_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND {USABLE}"
 _BY_SESSION = (
     f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
     "WHERE s.jti = ? AND s.expires_at > ? AND s.last_used_at >= ? AND a.accounts_id = ? "
-    "AND a.closed_at IS NULL"
+    f"AND {USABLE}"
 )
 _BY_RESET_CODE = (
     f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
-    "WHERE r.code_lookup = ? AND r.expires_at > ? AND a.closed_at IS NULL"
+    f"WHERE r.code_lookup = ? AND r.expires_at > ? AND {USABLE}"
 )
+
+_OVERVIEW = OVERVIEW_COLUMNS.format(now="?1")
 
 _DUE_MAIL = "state = 'queued' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
 _HELD_MAIL = "id = ? AND claim_token = ? AND state = 'queued'"
@@ -323,6 +329,43 @@ class SQLiteStore:
                 "authorization_updated_at = ?, closed_at = ? WHERE id = ?",
                 (now, now, now, account_id),
             )
+
+        await self._transact(tx)
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = self._db.execute(
+            f"SELECT {_OVERVIEW} FROM accounts a "  # noqa: S608 - constants
+            "WHERE a.email_key = ?2 AND a.closed_at IS NULL",
+            (now, email.lower()),
+        ).fetchone()
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = self._db.execute(
+            f"SELECT {_OVERVIEW} FROM accounts a WHERE a.closed_at IS NULL "  # noqa: S608
+            "AND (a.email_key LIKE ?2 ESCAPE '\\' OR lower(a.fullname) LIKE ?2 ESCAPE '\\') "
+            "ORDER BY a.id LIMIT ?3",
+            (now, search_pattern(search or ""), limit),
+        ).fetchall()
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if not disabled:
+                db.execute(
+                    "UPDATE accounts SET disabled_at = NULL, updated_at = ? WHERE id = ?",
+                    (now, account_id),
+                )
+                return
+            db.execute(
+                "UPDATE accounts SET disabled_at = coalesce(disabled_at, ?), updated_at = ?, "
+                "authorization_updated_at = ? WHERE id = ? AND closed_at IS NULL",
+                (now, now, now, account_id),
+            )
+            db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+            db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
 
         await self._transact(tx)
 

@@ -17,6 +17,7 @@ from punchclock.outbox import OutboxSender
 from punchclock.passwords import PasswordHasher
 from punchclock.services import Services
 from punchclock.services.accounts import Accounts
+from punchclock.services.administration import Administration
 from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.background import Background
@@ -140,24 +141,27 @@ def build_services(
         clock,
         password_min_length=settings.password_min_length,
     )
+    resets = Resets(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        background=background,
+        clock=clock,
+    )
+    accounts = Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock)
     services = Services(
         credentials=credentials,
         sessions=sessions,
-        resets=Resets(
-            store,
-            credentials,
-            sessions,
-            notices,
-            audit,
-            attempts,
-            background=background,
-            clock=clock,
-        ),
-        accounts=Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock),
+        resets=resets,
+        accounts=accounts,
         attempts=attempts,
         audit=audit,
         background=background,
         health=Health(store, hasher, ring),
+        administration=Administration(store, accounts, credentials, resets, audit, clock),
     )
     parts = Parts(services, store, hasher, sender, throttle)
     parts.on_start += on_start
