@@ -12,8 +12,10 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -125,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
     )
     _add_accounts(commands)
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database and its keys into one file, while servers run",
+        description="Copy the SQLite database (one consistent snapshot, even while servers "
+        "write), the server key and the signing keys into FILE, a new file readable by its "
+        "owner only. It holds every secret of the deployment: keep it as safe. For "
+        "PostgreSQL, see the README (pg_dump and the server key).",
+    )
+    backup.add_argument("file", help="the backup to write; it must not exist")
+    restore = commands.add_parser(
+        "restore",
+        help="restore a backup into an empty data directory",
+        description="Restore a backup made by `punchclock backup` into an empty or new data "
+        "directory (PUNCHCLOCK_DATA_DIR); a backup without its keys is refused.",
+    )
+    restore.add_argument("file", help="the backup to read")
     return parser
 
 
@@ -201,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, closest in unknown_variables(os.environ):
         hint = f"; did you mean {closest}?" if closest else ""
         log.warning("%s is not a punchclock setting, so it is ignored%s", name, hint)
+    if args.command == "restore":
+        return restore(args.file)
     derived_url = None
     if args.command == "serve":
         derived_url = _derive_public_url(args.host, args.port)
@@ -232,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(show_audit(settings, args.account, args.since, args.limit))
     if args.command == "accounts":
         return administer(settings, args)
+    if args.command == "backup":
+        return back_up(settings, args.file)
     if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
         # each server worker has its own hash workers: share the cores out among them
         cores = os.cpu_count() or 1
@@ -603,6 +625,67 @@ async def show_audit(settings: Settings, email: str | None, since: int, limit: i
         return 0
     finally:
         await store.close()
+
+
+def back_up(settings: Settings, file: str) -> int:
+    """Write a backup of a SQLite deployment: the database, the server key, the signing keys."""
+    from punchclock.store.backup import write_backup
+    from punchclock.store.keyfiles import load_secret_key
+
+    if settings.postgres_url:
+        print(
+            "punchclock: `punchclock backup` copies SQLite; back up PostgreSQL with pg_dump "
+            "and keep PUNCHCLOCK_SECRET_KEY with it (README: Backup and restore)",
+            file=sys.stderr,
+        )
+        return 2
+    secret = settings.secret_key or load_secret_key(settings.data_dir)
+    target = Path(file).absolute()
+    try:
+        summary = write_backup(settings.database_path, secret, settings.data_dir / "keys", target)
+    except ConfigError as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error) as e:
+        print(f"punchclock: cannot write the backup {target}: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"punchclock: wrote {target}: {summary.accounts} accounts at schema version "
+        f"{summary.schema_version}, the server key and {summary.signing_keys} signing keys. "
+        "It holds every secret of this deployment: keep it as safe",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def restore(file: str) -> int:
+    """Restore a backup into the (empty) data directory the settings name."""
+    from punchclock.store.backup import restore_backup
+
+    try:
+        settings = Settings.from_env()
+        if settings.postgres_url:
+            raise ConfigError(
+                "`punchclock restore` restores SQLite backups; restore PostgreSQL with psql "
+                "or pg_restore (README: Backup and restore)"
+            )
+        summary = restore_backup(
+            Path(file).absolute(), settings.data_dir, settings.database_path, settings.secret_key
+        )
+        prepare(settings, create=False)  # the server key opens the restored API tokens
+    except (ConfigError, StoreError) as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error) as e:
+        print(f"punchclock: cannot restore {file}: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"punchclock: restored {summary.accounts} accounts (schema version "
+        f"{summary.schema_version}), the server key and {summary.signing_keys} signing keys "
+        f"into {settings.data_dir}; `punchclock serve` serves them",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def administer(settings: Settings, args: argparse.Namespace) -> int:
