@@ -228,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "serve":
             _check_port(args.host, args.port)
+            if settings.metrics_addr is not None:
+                _check_port(*settings.metrics_addr)
         version = prepare(settings, create=args.command in CREATING_COMMANDS)
     except (ConfigError, StoreError) as e:
         print(f"punchclock: {e.message}", file=sys.stderr)
@@ -259,6 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cores = os.cpu_count() or 1
         os.environ["PUNCHCLOCK_HASH_WORKERS"] = str(max(1, cores // args.workers))
     summarise(settings, args.host, args.port, args.workers, derived_url is not None)
+    if settings.metrics_addr is not None:
+        from punchclock.metrics import prepare_directory, serve_metrics
+
+        prepare_directory(settings.data_dir)  # before any worker, or prometheus_client, starts
+        serve_metrics(*settings.metrics_addr)
     return serve_http(args.host, args.port, args.workers)
 
 
@@ -344,6 +351,12 @@ def summarise(settings: Settings, host: str, port: int, workers: int, derived: b
         f"  mail            {mail}",
         f"  throttling      {throttling}",
         f"  workers         {workers}",
+        "  metrics         "
+        + (
+            f"http://{_host_port(*settings.metrics_addr)}/metrics"
+            if settings.metrics_addr
+            else "off (PUNCHCLOCK_METRICS_ADDR is not set)"
+        ),
     ]
     log.info("\n".join(lines))
     if workers > 1 and not settings.redis_url:
@@ -362,6 +375,10 @@ def summarise(settings: Settings, host: str, port: int, workers: int, derived: b
             host,
             settings.public_url,
         )
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _is_loopback(host: str) -> bool:

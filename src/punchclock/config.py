@@ -84,6 +84,8 @@ class Settings:
     redis_key_prefix: str = "punchclock"
     # proxies whose X-Forwarded-For is believed; none: the socket's peer is the client
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # where Prometheus metrics are served (host, port); None: no metrics at all
+    metrics_addr: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +139,7 @@ class Settings:
             redis_url=_redis_url(env.get("PUNCHCLOCK_REDIS_URL") or None),
             redis_key_prefix=_key_prefix(env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or "punchclock"),
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
+            metrics_addr=_listen_address(env.get("PUNCHCLOCK_METRICS_ADDR") or None),
         )
 
     @property
@@ -190,6 +193,22 @@ def _redis_url(url: str | None) -> str | None:
     except ValueError:
         raise ConfigError(f"PUNCHCLOCK_REDIS_URL has an invalid port: {url!r}") from None
     return url
+
+
+def _listen_address(value: str | None) -> tuple[str, int] | None:
+    """Parse host:port ([::1]:9464 for IPv6) for PUNCHCLOCK_METRICS_ADDR."""
+    if value is None:
+        return None
+    host, colon, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isascii() or not port.isdigit():
+        raise ConfigError(
+            f"PUNCHCLOCK_METRICS_ADDR must be host:port, such as 127.0.0.1:9464 or "
+            f"[::1]:9464; got {value!r}"
+        )
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"PUNCHCLOCK_METRICS_ADDR has an invalid port: {value!r}")
+    return host, int(port)
 
 
 def _key_prefix(prefix: str) -> str:

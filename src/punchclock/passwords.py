@@ -9,8 +9,9 @@ import hmac
 import logging
 import os
 import secrets
+import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
@@ -108,7 +109,9 @@ class PasswordHasher:
         workers: int = 0,
         max_pending: int = 256,
         processes: bool = True,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
+        self._observe = observe  # told each operation and its seconds (metrics), when set
         params = (time_cost, memory_cost, parallelism)
         self._argon2 = new_hasher(params)
         count = workers or os.cpu_count() or 1
@@ -156,10 +159,16 @@ class PasswordHasher:
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
+    @property
+    def pending(self) -> int:
+        """Return how many hashes wait or run in this process."""
+        return self._pending
+
     async def _run(self, op: str, *args: str) -> str | bool:
         if self._pending >= self._max_pending:
             raise Overloaded()
         self._pending += 1  # only touched from the event loop thread
+        started = time.perf_counter()
         try:
             if self._processes is not None:
                 try:
@@ -176,6 +185,8 @@ class PasswordHasher:
             )
         finally:
             self._pending -= 1
+            if self._observe is not None:
+                self._observe(op, time.perf_counter() - started)
 
 
 class VerifiedPasswords:

@@ -479,6 +479,7 @@ def test_serve_prints_one_summary_without_passwords(
         "  mail            SMTP mail.example.com:587 (smtp+starttls)",
         "  throttling      Redis redis://127.0.0.1:6399/3",
         "  workers         2",
+        "  metrics         off (PUNCHCLOCK_METRICS_ADDR is not set)",
     ]
     assert "hunter22" not in caplog.text
     assert "redispw" not in caplog.text

@@ -197,6 +197,10 @@ class Store(Protocol):
         """
         ...
 
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        """Return how many messages are queued and when the oldest was queued (None: none)."""
+        ...
+
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         """Queue a dead message again: state queued, attempts 0, queued_at and
         next_attempt_at = now, no lease; last_error stays until the next outcome.

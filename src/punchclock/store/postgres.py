@@ -544,6 +544,13 @@ class PostgresStore:
         )
         return [MailRecord(*row) for row in rows]
 
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        row = await self._fetchrow(
+            "SELECT count(*), min(queued_at) FROM outbox WHERE state = 'queued'"
+        )
+        assert row is not None
+        return row[0], row[1]
+
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         row = await self._fetchrow(
             "UPDATE outbox SET state = 'queued', attempts = 0, queued_at = $2, "

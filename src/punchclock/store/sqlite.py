@@ -485,6 +485,12 @@ class SQLiteStore:
         ).fetchall()
         return [MailRecord(*row) for row in rows]
 
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        count, oldest = self._db.execute(
+            "SELECT count(*), min(queued_at) FROM outbox WHERE state = 'queued'"
+        ).fetchone()
+        return count, oldest
+
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         def tx(db: sqlite3.Connection) -> bool:
             return (

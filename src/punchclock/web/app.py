@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -12,8 +13,9 @@ from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
 from punchclock.mail import Mailer, mailer_for
+from punchclock.metrics import Metrics
 from punchclock.notices import Notices
-from punchclock.outbox import OutboxSender
+from punchclock.outbox import OutboxSender, Tally
 from punchclock.passwords import PasswordHasher
 from punchclock.services import Services
 from punchclock.services.accounts import Accounts
@@ -35,10 +37,12 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.metered import MeteredApp
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
+SAMPLE_INTERVAL = 2.0  # seconds between updates of the metrics' gauges
 
 
 class Parts:
@@ -51,7 +55,9 @@ class Parts:
         hasher: PasswordHasher,
         sender: OutboxSender,
         throttle: Throttle,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # None: metrics are off
         self.services = services
         self.store = store
         self.hasher = hasher
@@ -92,6 +98,7 @@ def build_services(
     else:
         ring = KeyDirectory(settings.data_dir, today).ring
         store = store or SQLiteStore(settings.database_path)
+    metrics = Metrics() if settings.metrics_addr else None
     sender = OutboxSender(
         store,
         mailer or mailer_for(settings),
@@ -100,6 +107,7 @@ def build_services(
         max_age=settings.mail_max_age,
         keep=settings.mail_retention,
         now=clock.now if clock is not None else None,
+        observe=_count_mail(metrics) if metrics is not None else None,
     )
     hasher = PasswordHasher(
         time_cost=settings.argon2.time_cost,
@@ -108,6 +116,7 @@ def build_services(
         workers=settings.hash_workers,
         max_pending=settings.hash_queue,
         processes=settings.hash_processes,
+        observe=_time_hashes(metrics) if metrics is not None else None,
     )
     throttle = (
         Throttle.in_redis(
@@ -163,10 +172,51 @@ def build_services(
         health=Health(store, hasher, ring),
         administration=Administration(store, accounts, credentials, resets, audit, clock),
     )
-    parts = Parts(services, store, hasher, sender, throttle)
+    parts = Parts(services, store, hasher, sender, throttle, metrics)
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge(services, sender)]
+    if metrics is not None:
+        parts.tasks.append(lambda: sample(metrics, store, hasher))
     return parts
+
+
+def _count_mail(metrics: Metrics) -> Callable[[Tally], None]:
+    def count(tally: Tally) -> None:
+        for outcome, number in (
+            ("sent", tally.sent),
+            ("retried", tally.retrying),
+            ("dead", tally.dead),
+        ):
+            if number:
+                metrics.mail.labels(outcome).inc(number)
+
+    return count
+
+
+def _time_hashes(metrics: Metrics) -> Callable[[str, float], None]:
+    def observe(operation: str, seconds: float) -> None:
+        metrics.hash_seconds.labels(operation).observe(seconds)
+
+    return observe
+
+
+async def sample(
+    metrics: Metrics, store: Store, hasher: PasswordHasher, every: float = SAMPLE_INTERVAL
+) -> None:
+    """Set the gauges (hash queue, outbox backlog) every `every` seconds while we run."""
+    while True:
+        metrics.hash_queue.set(hasher.pending)
+        try:
+            pending, oldest = await store.outbox_backlog()
+        except StoreUnavailable:
+            pass
+        except Exception:
+            log.exception("reading the outbox's backlog for the metrics failed")
+        else:
+            metrics.mail_pending.set(pending)
+            age = 0.0 if oldest is None else max(0.0, time.time() - oldest / 1_000_000)
+            metrics.mail_oldest_age.set(age)
+        await asyncio.sleep(every)
 
 
 def create_app(
@@ -219,6 +269,10 @@ def app_for(settings: Settings, parts: Parts) -> App:
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
+    if parts.metrics is not None:  # the plain App otherwise: nothing more on the hot path
+        return MeteredApp(
+            parts.metrics, api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain
+        )
     return App(api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain)
 
 
