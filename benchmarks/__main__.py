@@ -1,4 +1,4 @@
-"""`./scripts/bench`: punchclock against a raw ASGI baseline, as a table and a JSON file.
+"""`./scripts/bench`: punchclock against the bare server, as a table and a JSON file.
 
 Exit status 0 when the harness worked, whatever the figures; 1 when something broke
 (a server did not start or logged an error, wrk failed, an answer had the wrong
@@ -33,7 +33,7 @@ from benchmarks.servers import ROOT
 def parse(argv: Sequence[str] | None) -> tuple[Options, Path]:
     parser = argparse.ArgumentParser(
         prog="./scripts/bench",
-        description="Benchmark punchclock against a raw ASGI app served the same way.",
+        description="Benchmark `punchclock serve` against a bare uvicorn server.",
     )
     parser.add_argument(
         "--quick",
@@ -158,8 +158,10 @@ def collect(bench: Bench, options: Options, failure: str | None) -> dict[str, An
     """Return the run's figures, ratios and judged targets, ready for the JSON file."""
     errors = [*bench.errors, *([failure] if failure else [])]
     baseline = bench.baseline_rps()
+    old = bench.scenarios.get("baseline_old", {}).get("rps")
     for scenario in bench.scenarios.values():
         scenario["vs_baseline"] = round(scenario["rps"] / baseline, 4) if baseline else None
+        scenario["vs_old_baseline"] = round(scenario["rps"] / old, 4) if old else None
     results: dict[str, Any] = {
         "mode": "quick" if options.quick else "full",
         "ok": not errors,
@@ -181,6 +183,7 @@ def collect(bench: Bench, options: Options, failure: str | None) -> dict[str, An
         "hash": bench.hash_limit.as_json() if bench.hash_limit else {},
         "seeding": bench.seeding,
         "baseline_rps": round(baseline, 1) if baseline else None,
+        "baseline_old_rps": bench.scenarios.get("baseline_old", {}).get("rps"),
         "scenarios": bench.scenarios,
         "rss": bench.rss,
         "warnings": bench.warnings,
@@ -208,6 +211,7 @@ def machine(wrk_version: str) -> dict[str, Any]:
             for name in (
                 "punchclock",
                 "uvicorn",
+                "granian",
                 "uvloop",
                 "httptools",
                 "starlette",

@@ -1,7 +1,8 @@
-"""The baseline: the least an ASGI app can do, one fixed JSON answer to every request.
+"""The baselines' app: the least an ASGI app can do, one fixed JSON answer to every request.
 
-Served by the same uvicorn settings as punchclock (`punchclock.cli.serve_http`), its
-requests per second are the limit the server and the machine allow.
+Served by bare uvicorn (no access log), its requests per second are the limit the server
+and the machine allow: the yardstick. Served through uvicorn's access log
+(benchmarks/serve.py), it is the hot-path issue's old yardstick.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""The benchmark's scenarios, in the order they run, against servers this module starts."""
+"""The benchmark's scenarios, in the order they run, against servers this module starts.
+
+To add a scenario: a method on Bench that starts what it needs (`self.started(...)`),
+calls `self.measure(server, key, label, load, credential=...)` for each figure, and is
+called from `run()` under a group of GROUPS; give its key a place in report.ORDER and, if
+the issue sets it a target, a line in report.targets().
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,6 @@ import itertools
 import json
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -91,10 +96,12 @@ class Bench:
         )
 
         self.baseline("baseline")
+        self.old_baseline()
 
         small, seeded = self.punchclock("small", o.small_accounts)
         if "me" in o.groups:
             self.me_scenarios(small)
+            self.access_log_cost(small)
         if "scale" in o.groups:
             self.by_rotating_tokens(small, "me_token_small_db", seeded)
         if "logins" in o.groups:
@@ -124,18 +131,28 @@ class Bench:
         if "postgres" in o.groups:
             self.postgres_scenario()
 
-        if "logins" in o.groups:
-            self.machine_floor()
-
         if not o.quick:  # a second baseline shows how much the machine drifted meanwhile
             self.baseline("baseline_end")
 
     def baseline(self, key: str) -> None:
-        self.say("starting the raw ASGI baseline")
-        server = self.started(servers.start_baseline("baseline", self.log(), self.options.workers))
-        load = wrk.Load(path="/")
-        label = "baseline: raw ASGI, GET /" + (", again at the end" if key != "baseline" else "")
-        self.measure(server, key, label, load, credential="none")
+        """The yardstick: the bare server (raw ASGI on uvicorn, httptools, uvloop, no log)."""
+        self.say("starting the bare server")
+        server = self.started(servers.start_bare("bare", self.log(), self.options.workers))
+        label = "baseline: bare uvicorn, raw ASGI, no access log" + (
+            ", again at the end" if key != "baseline" else ""
+        )
+        self.measure(server, key, label, wrk.Load(path="/"), credential="none")
+        self.stop(server)
+
+    def old_baseline(self) -> None:
+        """The hot-path issue's yardstick, shown beside the new one: the raw ASGI app served
+        through uvicorn's access log, as punchclock was served then."""
+        self.say("starting the old baseline")
+        server = self.started(
+            servers.start_old_baseline("old-baseline", self.log(), self.options.workers)
+        )
+        label = "old baseline: raw ASGI with uvicorn's access log"
+        self.measure(server, "baseline_old", label, wrk.Load(path="/"), credential="none")
         self.stop(server)
 
     def punchclock(self, name: str, accounts: int) -> tuple[Server, seeding.Seeded]:
@@ -188,6 +205,48 @@ class Bench:
             expect_status=403,
         )
 
+    def access_log_cost(self, logged: Server) -> None:
+        """/me by token with the access log on (as served by default) and off, in turns on
+        two servers of one database, so that both halves meet the same machine."""
+        data_dir = self.workdir / "data-small"
+        quiet = self.started(
+            servers.start_punchclock(
+                "punchclock-no-access-log",
+                data_dir,
+                self.log(),
+                self.options.workers,
+                settings={"PUNCHCLOCK_ACCESS_LOG": "off"},
+            )
+        )
+        load = me(basic(seeding.token_of(1), "api_token"))
+        rounds = 1 if self.options.quick else 3
+        duration = max(1, self.options.duration // rounds)
+        runs: dict[str, list[wrk.Result]] = {"on": [], "off": []}
+        cpu = {"on": 0.0, "off": 0.0}  # seconds the server itself spent, steadier than req/s
+        for _ in range(rounds):
+            for state, server in (("on", logged), ("off", quiet)):
+                self.warm_up(server, load, self.options.connections, 200)
+                self.say(f"  /me by token, access log {state} ({duration} s)")
+                before = server.cpu_seconds()
+                result = wrk.run(
+                    server.base_url, load, self.settings(duration=duration), self.script(state)
+                )
+                cpu[state] += server.cpu_seconds() - before
+                self.check(server, f"access log {state}", result, 200)
+                runs[state].append(result)
+        for state, server in (("on", logged), ("off", quiet)):
+            combined = wrk.combined(runs[state])
+            self.record(
+                server,
+                f"me_token_access_log_{state}",
+                f"/me by token, access log {state} (in turns)",
+                load,
+                combined,
+                credential="api token",
+                server_cpu_us_per_request=round(cpu[state] / combined.requests * 1e6, 2),
+            )
+        self.stop(quiet)
+
     def by_rotating_tokens(self, server: Server, key: str, seeded: seeding.Seeded) -> None:
         load = wrk.Load(
             path="/api/v9/me",
@@ -203,8 +262,13 @@ class Bench:
         )
 
     def log_in_scenarios(self, server: Server) -> None:
+        """Log-ins at the hash limit, and /me's tail during them beside the bare server's
+        tail during the very same flood: the flood costs every server on these cores
+        something, and what punchclock must not do is add a tail of its own."""
         o = self.options
+        bare = self.started(servers.start_bare("bare-control", self.log(), o.workers))
         probe = me(basic(seeding.token_of(1), "api_token"))
+        bare_probe = wrk.Load(path="/")
         logins = log_in_load(seeding.email_of(4))
         self.measure(
             server,
@@ -212,6 +276,14 @@ class Bench:
             "/me by token, idle (probe)",
             probe,
             credential="api token",
+            connections=o.probe_connections,
+        )
+        self.measure(
+            bare,
+            "bare_probe_idle",
+            "control: bare server probe, idle",
+            bare_probe,
+            credential="none",
             connections=o.probe_connections,
         )
         result = self.measure(
@@ -225,37 +297,59 @@ class Bench:
             warm=False,
         )
         self.check_hashing(result)
-        # The probe starts once the flood is under way and ends before it does.
-        lead = 1  # second
-        self.say(f"  /me probe during a log-in flood ({o.duration:g} s)")
+        # One flood; the two probes take turns during it, so both meet the same load.
+        lead = 1  # second: the flood is under way before a probe starts, ends after both
+        rounds = 1 if o.quick else 2
+        half = max(1, o.duration // rounds)
+        self.say("  /me and the bare server, probed in turns during a log-in flood")
         flood = wrk.Run(
             server.base_url,
             logins,
-            self.settings(o.flood_connections, o.duration + 2 * lead),
+            self.settings(o.flood_connections, 2 * rounds * half + 2 * lead),
             self.script("flood"),
         )
+        probed: dict[str, list[wrk.Result]] = {"punchclock": [], "bare": []}
         try:
             time.sleep(lead)
-            probed = wrk.run(
-                server.base_url,
-                probe,
-                self.settings(o.probe_connections, o.duration),
-                self.script("probe"),
-            )
+            for _ in range(rounds):
+                for name, target, load in (
+                    ("punchclock", server, probe),
+                    ("bare", bare, bare_probe),
+                ):
+                    probed[name].append(
+                        wrk.run(
+                            target.base_url,
+                            load,
+                            self.settings(o.probe_connections, half),
+                            self.script(f"probe-{name}"),
+                        )
+                    )
             flooded = flood.result()
         finally:
             flood.kill()
-        self.check(server, "logins during the probe", flooded, 200)
-        self.check(server, "/me during a log-in flood", probed, 200)
+        self.check(server, "logins during the probes", flooded, 200)
+        for name, target in (("punchclock", server), ("bare", bare)):
+            self.check(
+                target, f"{name} probe during a log-in flood", wrk.combined(probed[name]), 200
+            )
         self.record(
             server,
             "me_token_during_logins",
             "/me by token, during a log-in flood",
             probe,
-            probed,
+            wrk.combined(probed["punchclock"]),
             credential="api token",
             flood=flooded.as_json(),
         )
+        self.record(
+            bare,
+            "bare_probe_during_logins",
+            "control: bare server probe, same flood",
+            bare_probe,
+            wrk.combined(probed["bare"]),
+            credential="none",
+        )
+        self.stop(bare)
 
     def postgres_scenario(self) -> None:
         """/me by token on PostgreSQL, in a schema of its own that is dropped afterwards."""
@@ -288,63 +382,6 @@ class Bench:
                 )
             finally:
                 self.stop(server)
-
-    def machine_floor(self) -> None:
-        """Probe the raw baseline idle and while argon2 loops busy every core, as a control.
-
-        The loops run at SCHED_IDLE, as punchclock's hash workers do, but in processes of
-        their own with no server involved: what the baseline's p99 loses here, the machine
-        loses, and no server on it can do better under a log-in flood.
-        """
-        o = self.options
-        assert self.hash_limit is not None
-        params = self.hash_limit.params
-        server = self.started(servers.start_baseline("floor", self.log(), o.workers))
-        load = wrk.Load(path="/")
-        self.measure(
-            server,
-            "raw_probe_idle",
-            "control: raw ASGI probe, idle",
-            load,
-            credential="none",
-            connections=o.probe_connections,
-        )
-        code = (
-            "import os, argon2\n"
-            "os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
-            f"h = argon2.PasswordHasher(time_cost={params.time_cost}, "
-            f"memory_cost={params.memory_cost}, parallelism={params.parallelism})\n"
-            "digest = h.hash('benchmark')\n"
-            "while True:\n"
-            "    h.verify(digest, 'benchmark')\n"
-        )
-        loops = [
-            subprocess.Popen([sys.executable, "-c", code])  # noqa: S603 - our own code
-            for _ in range(self.hash_limit.cores)
-        ]
-        try:
-            time.sleep(1)
-            self.measure(
-                server,
-                "raw_probe_under_hashing",
-                "control: raw ASGI probe, every core hashing",
-                load,
-                credential="none",
-                connections=o.probe_connections,
-                warm=False,
-            )
-        finally:
-            for loop in loops:
-                loop.kill()
-                loop.wait()
-        self.stop(server)
-        idle = self.scenarios["raw_probe_idle"]["p99_ms"]
-        busy = self.scenarios["raw_probe_under_hashing"]
-        busy["p99_vs_idle"] = busy["p99_ms"] / idle if idle else None
-        self.say(
-            "  control: the raw baseline's p99 with every core hashing is "
-            f"{busy['p99_vs_idle']:.2f} x idle"
-        )
 
     # -- the steps ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ PORTS = range(19100, 20000)
 STARTUP_TIMEOUT = 60.0  # seconds for a server to answer its first request
 SHUTDOWN_TIMEOUT = 10.0  # seconds to exit after SIGTERM before it is killed
 BASELINE_APP = "benchmarks.raw_asgi:app"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # per second, the unit of /proc/<pid>/stat's times
 
 
 @dataclass
@@ -59,6 +60,16 @@ class Server:
             for pid in _children(self.process.pid)
             if b"spawn_main" in _read(f"/proc/{pid}/cmdline")  # not the resource tracker
         ]
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time (user + system) the serving processes have used so far."""
+        total = 0
+        for pid in self.worker_pids():
+            stat = _read(f"/proc/{pid}/stat")
+            if stat:
+                fields = stat[stat.rindex(b")") + 2 :].split()  # state is fields[0]
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        return total / CLOCK_TICKS
 
     def memory_mb(self) -> dict[int, tuple[float, float]]:
         """Return each worker's resident set size now and at its peak (VmRSS, VmHWM), in MB."""
@@ -119,9 +130,15 @@ def migrate(data_dir: Path, database_url: str | None = None) -> None:
 
 
 def start_punchclock(
-    name: str, data_dir: Path, log: Path, workers: int, database_url: str | None = None
+    name: str,
+    data_dir: Path,
+    log: Path,
+    workers: int,
+    database_url: str | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Server:
-    """Start `punchclock serve` on a free port, with the data dir already migrated."""
+    """Start `punchclock serve` on a free port, with the data dir already migrated; its
+    defaults (access log on) unless `settings` (PUNCHCLOCK_* variables) say otherwise."""
 
     def command(port: int) -> list[str]:
         return [
@@ -143,14 +160,44 @@ def start_punchclock(
                 # the log-in scenarios measure hashing capacity: one caller logs in to one
                 # account hundreds of times at once, which the limits rightly refuse
                 **{name: "off" for name in RATE_LIMIT_VARIABLES.values()},
+                **(settings or {}),
             }
         )
 
     return _start(name, command, env, log, workers)
 
 
-def start_baseline(name: str, log: Path, workers: int) -> Server:
-    """Start the raw ASGI baseline through `punchclock.cli.serve_http`, on a free port."""
+def start_bare(name: str, log: Path, workers: int) -> Server:
+    """Start the yardstick: the raw ASGI app on uvicorn's own command line, with httptools
+    and uvloop and no access log, nothing of punchclock's in the way."""
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            BASELINE_APP,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+
+    return _start(name, command, lambda port: clean_env({}), log, workers)
+
+
+def start_old_baseline(name: str, log: Path, workers: int) -> Server:
+    """Start the yardstick of the hot-path issue: the raw ASGI app served as punchclock was
+    served then, through uvicorn's own access log (benchmarks/serve.py)."""
 
     def command(port: int) -> list[str]:
         return [

@@ -199,3 +199,29 @@ def _script(load: Load, base_url: str) -> str:
             "end",
         ]
     return "\n".join(lines) + "\n" + _DONE
+
+
+def combined(results: Sequence[Result]) -> Result:
+    """Return several runs of one load as one: requests and time summed, latencies the
+    request-weighted mean of each run's (percentiles of the runs' histograms would need
+    the histograms; the runs are of equal length, so this is close)."""
+    if len(results) == 1:
+        return results[0]
+    requests = sum(r.requests for r in results)
+    seconds = sum(r.seconds for r in results)
+    weights = [r.requests / requests if requests else 1 / len(results) for r in results]
+    latency = {
+        k: round(sum(w * r.latency_ms[k] for w, r in zip(weights, results, strict=True)), 3)
+        for k in results[0].latency_ms
+    }
+    latency["min"] = min(r.latency_ms["min"] for r in results)
+    latency["max"] = max(r.latency_ms["max"] for r in results)
+    errors = {k: sum(r.errors[k] for r in results) for k in results[0].errors}
+    return Result(
+        requests=requests,
+        seconds=seconds,
+        rps=requests / seconds if seconds > 0 else 0.0,
+        latency_ms=latency,
+        errors=errors,
+        connections=results[0].connections,
+    )

@@ -84,6 +84,7 @@ class Settings:
     redis_key_prefix: str = "punchclock"
     # proxies whose X-Forwarded-For is believed; none: the socket's peer is the client
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    access_log: bool = True  # a line on stdout for every answer, as uvicorn's access log
     # where Prometheus metrics are served (host, port); None: no metrics at all
     metrics_addr: tuple[str, int] | None = None
 
@@ -139,6 +140,7 @@ class Settings:
             redis_url=_redis_url(env.get("PUNCHCLOCK_REDIS_URL") or None),
             redis_key_prefix=_key_prefix(env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or "punchclock"),
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
+            access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
             metrics_addr=_listen_address(env.get("PUNCHCLOCK_METRICS_ADDR") or None),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
-import hmac
+import hashlib
 import logging
 import os
 import secrets
@@ -207,9 +207,12 @@ class VerifiedPasswords:
         self._entries: dict[bytes, tuple[int, str, int]] = {}  # key -> (account, hash, until)
 
     def key(self, email: str, password: str) -> bytes:
-        """Return the cache key of a pair: HMAC-SHA256 under the process key."""
+        """Return the cache key of a pair: keyed BLAKE2b (a MAC) under the process key.
+
+        Never stored, so it need not be HMAC-SHA256, which through OpenSSL 3 costs ~5 us
+        a call here; BLAKE2b's keyed mode is one call of a fraction of that."""
         pair = email.lower().encode() + b"\0" + password.encode("utf-8", "surrogatepass")
-        return hmac.digest(self._key, pair, "sha256")
+        return hashlib.blake2b(pair, key=self._key, digest_size=32).digest()
 
     def holds(self, key: bytes, account_id: int, password_hash: str, now: int) -> bool:
         """Tell whether the pair was verified for this account and its current hash."""

@@ -37,6 +37,7 @@ TARGETS = ON_POSTGRES | {
     "me_cookie",
     "me_password",
     "me_wrong_token",
+    "me_token_access_log_on",
     "logins",
     "me_token_during_logins",
     "me_token_large_db",
@@ -67,6 +68,8 @@ def test_quick_bench_exits_0_and_prints_the_table(
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     assert "targets not judged" in done.stdout
     assert "/me by API token" in done.stdout
+    assert "old baseline: raw ASGI with uvicorn's access log" in done.stdout
+    assert "control: bare server probe, same flood" in done.stdout
 
 
 def test_quick_bench_writes_every_scenario_with_its_figures(

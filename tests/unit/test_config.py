@@ -122,6 +122,7 @@ def test_secret_key_from_the_environment() -> None:
         ("PUNCHCLOCK_SECRET_KEY", "***", "PUNCHCLOCK_SECRET_KEY"),
         ("PUNCHCLOCK_SECRET_KEY", "c2hvcnQ", "32 bytes"),
         ("PUNCHCLOCK_HASH_POOL", "gpus", "processes, threads"),
+        ("PUNCHCLOCK_ACCESS_LOG", "yes", "PUNCHCLOCK_ACCESS_LOG must be one of on, off"),
         ("PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT", "lots", "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT"),
         ("PUNCHCLOCK_SIGNUP_LIMIT_PER_IP", "0/minute", "PUNCHCLOCK_SIGNUP_LIMIT_PER_IP"),
         ("PUNCHCLOCK_API_RATE_LIMIT", "1/fortnight", "PUNCHCLOCK_API_RATE_LIMIT"),

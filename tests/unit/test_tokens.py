@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import re
 
 import jwt
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from punchclock.errors import InvalidCredentials
 from punchclock.keys import KeyRing, new_signing_key
 from punchclock.tokens import (
+    HmacSha256,
     SecretBox,
     SessionTokens,
     new_accounts_id,
@@ -161,3 +163,13 @@ def test_rs256_is_refused_even_when_correctly_signed(sessions: SessionTokens) ->
     token = jwt.encode(GOOD, rsa_key, algorithm="RS256", headers={"kid": KEY.kid})
     with pytest.raises(InvalidCredentials):
         sessions.verify(token, NOW)
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+def test_hmac_sha256_gives_the_bytes_of_the_standard_library(key_length: int) -> None:
+    """API tokens are found by this HMAC in databases written before it: it must not move."""
+    key = os.urandom(key_length)
+    mac = HmacSha256(key)
+    for message in (b"", b"a", os.urandom(32), os.urandom(64), os.urandom(1000)):
+        assert mac.digest(message) == hmac.digest(key, message, "sha256")
+    assert mac.digest(b"x") == mac.digest(b"x")  # the precomputed states are not consumed

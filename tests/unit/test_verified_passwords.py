@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from punchclock.passwords import VerifiedPasswords
 
 NOW = 1_000_000_000
@@ -20,6 +22,9 @@ def test_the_key_is_keyed_per_process_and_holds_no_password() -> None:
     assert b"secret" not in key
     assert key != two.key("ann@example.com", "secret password")
     assert key != one.key("ann@example.com", "secret passwore")
+    pair = b"ann@example.com\0secret password"
+    unkeyed = (hashlib.blake2b(pair, digest_size=32).digest(), hashlib.sha256(pair).digest())
+    assert key not in unkeyed  # a guess cannot be tested against it without the key
 
 
 def test_a_changed_password_hash_makes_the_entry_useless_and_drops_it() -> None:

@@ -37,6 +37,7 @@ from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
+from punchclock.web.logs import AccessLog
 from punchclock.web.metered import MeteredApp
 from punchclock.web.routes import Api
 
@@ -269,11 +270,18 @@ def app_for(settings: Settings, parts: Parts) -> App:
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
+    routes = api.routes()
+    access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
     if parts.metrics is not None:  # the plain App otherwise: nothing more on the hot path
         return MeteredApp(
-            parts.metrics, api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain
+            parts.metrics,
+            routes,
+            on_startup=startup,
+            on_shutdown=shutdown,
+            drain=drain,
+            access_log=access_log,
         )
-    return App(api.routes(), on_startup=startup, on_shutdown=shutdown, drain=drain)
+    return App(routes, on_startup=startup, on_shutdown=shutdown, drain=drain, access_log=access_log)
 
 
 async def purge(services: Services, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:

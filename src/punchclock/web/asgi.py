@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from punchclock.web.errors import response_for
+from punchclock.web.logs import AccessLog
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -76,11 +77,13 @@ class App:
         on_startup: Callable[[], Awaitable[None]] = _nothing,
         on_shutdown: Callable[[], Awaitable[None]] = _nothing,
         drain: Callable[[], Awaitable[None]] = _nothing,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.routes = routes
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._drain = drain
+        self._access_log = access_log
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -104,6 +107,8 @@ class App:
             if not any(name == b"cache-control" for name, _ in headers):
                 headers.append(NO_STORE)
             headers.extend(SECURITY_HEADERS)
+            if self._access_log is not None:
+                self._access_log.record(scope, response.status_code)
             if scope["method"] == "HEAD":
                 send = _without_body(send)
             await response(scope, receive, send)
@@ -146,6 +151,8 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._on_shutdown()
+                if self._access_log is not None:
+                    self._access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -161,3 +168,5 @@ class App:
             yield self
         finally:
             await self._on_shutdown()
+            if self._access_log is not None:
+                self._access_log.flush()

@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 from starlette.types import Message, Receive, Scope, Send
@@ -54,10 +54,8 @@ _UNAVAILABLE = {  # 503 bodies (JSON strings) by what they mean
 class MeteredApp(App):
     """The App, recording each answer in the worker's Prometheus series."""
 
-    def __init__(
-        self, metrics: Metrics, routes: list[Route], **hooks: Callable[[], Awaitable[None]]
-    ) -> None:
-        super().__init__(routes, **hooks)
+    def __init__(self, metrics: Metrics, routes: list[Route], **options: Any) -> None:
+        super().__init__(routes, **options)
         self.metrics = metrics
         self._templates: dict[str, str] = {}
         self._patterns: list[tuple[re.Pattern[str], str]] = []
