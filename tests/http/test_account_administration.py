@@ -34,9 +34,11 @@ from tests.support import (
 def env(backend_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name in ("PUNCHCLOCK_SECRET_KEY", "PUNCHCLOCK_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    for name, value in backend_env.items():  # what the command reads
+    # the apps' access log writes to stdout, where the commands' output is read
+    environment = {**backend_env, "PUNCHCLOCK_ACCESS_LOG": "off"}
+    for name, value in environment.items():  # what the command reads
         monkeypatch.setenv(name, value)
-    return backend_env
+    return environment
 
 
 @pytest.fixture
