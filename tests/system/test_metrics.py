@@ -28,7 +28,11 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 @pytest.fixture(scope="module")
 def metered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     port = free_port()
-    settings = {"PUNCHCLOCK_METRICS_ADDR": f"127.0.0.1:{port}"}
+    settings = {
+        "PUNCHCLOCK_METRICS_ADDR": f"127.0.0.1:{port}",
+        # one a worker: a third confirmation is refused whichever worker takes it
+        "PUNCHCLOCK_RESET_CONFIRM_LIMIT_PER_IP": "1/hour",
+    }
     root = tmp_path_factory.mktemp("metered")
     with running_server(root, "--workers", "2", env=settings) as server:
         yield server, f"http://127.0.0.1:{port}/metrics"
@@ -158,6 +162,42 @@ def test_no_label_carries_a_credential_or_what_a_client_chose(metered: tuple[Ser
         "outcome",
         "le",
     }, labels
+
+
+def test_refusals_and_mail_are_counted(metered: tuple[Server, str]) -> None:
+    server, url = metered
+    email = f"r-{uuid.uuid4().hex[:8]}@example.com"
+    signed_up = httpx.post(
+        f"{server.base_url}/api/signup", json={"email": email, "password": PASSWORD}
+    )
+    assert signed_up.status_code == 200
+    _, before = scrape(url)
+    statuses = [
+        httpx.post(
+            f"{server.base_url}/api/me/password_reset/confirm/{'x' * 20}",
+            json={"password": "whatever it is"},
+        ).status_code
+        for _ in range(3)
+    ]
+    assert 429 in statuses
+    asked = httpx.post(f"{server.base_url}/api/me/password_reset/request", json={"email": email})
+    assert asked.status_code == 200
+    sent = "punchclock_mail_messages_total"
+    after = settled(url, sent, value(before, sent, outcome="sent") + 1, outcome="sent")
+    route = "/api/me/password_reset/confirm/{code}"
+    throttled = value(after, "punchclock_throttled_requests_total", route=route)
+    assert throttled - value(before, "punchclock_throttled_requests_total", route=route) == (
+        statuses.count(429)
+    )
+    assert value(after, sent, outcome="sent") - value(before, sent, outcome="sent") == 1
+    events = "punchclock_account_events_total"
+    assert (
+        value(after, events, event="reset_requested")
+        - value(before, events, event="reset_requested")
+        == 1
+    )
+    assert ("punchclock_mail_pending", frozenset()) in after
+    assert ("punchclock_mail_oldest_pending_age_seconds", frozenset()) in after
 
 
 def test_promtool_accepts_the_output(metered: tuple[Server, str], tmp_path: Path) -> None:

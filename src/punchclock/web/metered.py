@@ -105,6 +105,7 @@ class MeteredApp(App):
         kind = _credential_kind(scope, route, method)
         if kind is not None and status != 503:
             result = "refused" if status == 403 else "throttled" if status == 429 else "ok"
+            # a log-in refused for its body (400) checked no credential
             if status < 400 or result != "ok" or route != "/api/sessions":
                 m.authentications.labels(kind, result).inc()
         event = EVENTS.get((method, route))
