@@ -837,7 +837,7 @@ def _overview_json(overview: AccountOverview) -> dict[str, Any]:
         "name": overview.fullname,
         "created_at": _when(overview.created_at),
         "last_log_in_at": _when(overview.last_log_in_at),
-        "sessions": overview.sessions,
+        "live_sessions": overview.sessions,
         "disabled": overview.disabled_at is not None,
         "disabled_at": _when(overview.disabled_at),
     }

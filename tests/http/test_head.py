@@ -16,6 +16,8 @@ GET_PATHS = [
     "/api/sessions",
     "/.well-known/jwks.json",
     "/api/openapi.json",
+    "/health/live",
+    "/health/ready",
 ]
 
 

@@ -57,6 +57,10 @@ class MeteredApp(App):
     def __init__(self, metrics: Metrics, routes: list[Route], **options: Any) -> None:
         super().__init__(routes, **options)
         self.metrics = metrics
+        # labelled children, looked up once per label set (a bounded number: routes,
+        # methods and statuses come from fixed lists)
+        self._answers: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._credentials: dict[tuple[str, str], Any] = {}
         self._templates: dict[str, str] = {}
         self._patterns: list[tuple[re.Pattern[str], str]] = []
         for route in routes:
@@ -94,8 +98,15 @@ class MeteredApp(App):
         method = scope["method"] if scope["method"] in METHODS else "other"
         route = self._template(scope["path"])
         m = self.metrics
-        m.requests.labels(route, method, str(status)).inc()
-        m.latency.labels(route, method).observe(seconds)
+        answers = self._answers.get((route, method, status))
+        if answers is None:
+            answers = (
+                m.requests.labels(route, method, str(status)),
+                m.latency.labels(route, method),
+            )
+            self._answers[(route, method, status)] = answers
+        answers[0].inc()
+        answers[1].observe(seconds)
         if status == 429:
             m.throttled.labels(route).inc()
         elif status == 503:
@@ -107,7 +118,12 @@ class MeteredApp(App):
             result = "refused" if status == 403 else "throttled" if status == 429 else "ok"
             # a log-in refused for its body (400) checked no credential
             if status < 400 or result != "ok" or route != "/api/sessions":
-                m.authentications.labels(kind, result).inc()
+                counter = self._credentials.get((kind, result))
+                if counter is None:
+                    counter = self._credentials[(kind, result)] = m.authentications.labels(
+                        kind, result
+                    )
+                counter.inc()
         event = EVENTS.get((method, route))
         if event is not None and 200 <= status < 300:
             m.account_events.labels(event).inc()
