@@ -38,7 +38,7 @@ from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.logs import AccessLog
-from punchclock.web.metered import MeteredApp
+from punchclock.web.metered import AnswerMeter
 from punchclock.web.routes import Api
 
 log = logging.getLogger("punchclock.web")
@@ -272,16 +272,21 @@ def app_for(settings: Settings, parts: Parts) -> App:
     )
     routes = api.routes()
     access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
-    if parts.metrics is not None:  # the plain App otherwise: nothing more on the hot path
-        return MeteredApp(
-            parts.metrics,
-            routes,
-            on_startup=startup,
-            on_shutdown=shutdown,
-            drain=drain,
-            access_log=access_log,
-        )
-    return App(routes, on_startup=startup, on_shutdown=shutdown, drain=drain, access_log=access_log)
+    meter = AnswerMeter(parts.metrics, routes) if parts.metrics is not None else None
+
+    async def stop() -> None:
+        await shutdown()
+        if meter is not None:
+            meter.flush()  # the counts of the last second
+
+    return App(
+        routes,
+        on_startup=startup,
+        on_shutdown=stop,
+        drain=drain,
+        access_log=access_log,
+        meter=meter,
+    )
 
 
 async def purge(services: Services, sender: OutboxSender, every: float = PURGE_INTERVAL) -> None:
