@@ -616,6 +616,7 @@ async def manage_mail(settings: Settings, args: argparse.Namespace) -> int:
             secrets,
             sender=settings.mail_from,
             max_age=settings.mail_max_age,
+            keep=settings.mail_retention,
         )
         tally = await sender.send_due()
         print(f"sent {tally.sent}, to be retried {tally.retrying}, dead {tally.dead}")

@@ -11,13 +11,15 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import limits
 
 from punchclock.errors import ConfigError
 
-SESSION_LIFETIME = 28 * 24 * 3600  # 28 days, in seconds: the JWT's exp - iat
+DAY = 24 * 3600  # seconds
+SESSION_LIFETIME = 28 * DAY  # in seconds: the JWT's exp - iat
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +69,8 @@ class Settings:
     postgres_url: str | None = None  # postgresql://...: the production store
     smtp_url: str | None = None
     mail_from: str = "punchclock <no-reply@localhost>"
-    mail_max_age: int = 24 * 3600  # seconds a message is tried before it becomes a dead letter
-    mail_retention: int = 30 * 24 * 3600  # seconds sent and dead messages stay listed
+    mail_max_age: int = DAY  # seconds a message is tried before it becomes a dead letter
+    mail_retention: int = 30 * DAY  # seconds sent and dead messages stay listed
     reset_code_ttl: int = 3600  # seconds
     argon2: Argon2Params = Argon2Params()
     hash_workers: int = 0  # 0 = one per CPU core
@@ -110,27 +112,42 @@ class Settings:
             public_url=public_url,
             smtp_url=smtp_url,
             mail_from=mail_from,
-            mail_max_age=_int(env, "PUNCHCLOCK_MAIL_MAX_AGE", 24 * 3600, 60, 30 * 24 * 3600),
+            mail_max_age=_int(
+                env, "PUNCHCLOCK_MAIL_MAX_AGE", _default("mail_max_age"), 60, 30 * DAY
+            ),
             mail_retention=_int(
-                env, "PUNCHCLOCK_MAIL_RETENTION", 30 * 24 * 3600, 3600, 365 * 24 * 3600
+                env, "PUNCHCLOCK_MAIL_RETENTION", _default("mail_retention"), 3600, 365 * DAY
             ),
-            reset_code_ttl=_int(env, "PUNCHCLOCK_RESET_CODE_TTL", 3600, 60, 7 * 24 * 3600),
+            reset_code_ttl=_int(
+                env, "PUNCHCLOCK_RESET_CODE_TTL", _default("reset_code_ttl"), 60, 7 * DAY
+            ),
             argon2=Argon2Params(
-                time_cost=_int(env, "PUNCHCLOCK_ARGON2_TIME_COST", 2, 1, 100),
-                memory_cost=_int(env, "PUNCHCLOCK_ARGON2_MEMORY_KIB", 19456, 8, 4 * 1024 * 1024),
-                parallelism=_int(env, "PUNCHCLOCK_ARGON2_PARALLELISM", 1, 1, 64),
+                time_cost=_int(env, "PUNCHCLOCK_ARGON2_TIME_COST", ARGON2.time_cost, 1, 100),
+                memory_cost=_int(
+                    env, "PUNCHCLOCK_ARGON2_MEMORY_KIB", ARGON2.memory_cost, 8, 4 * 1024 * 1024
+                ),
+                parallelism=_int(env, "PUNCHCLOCK_ARGON2_PARALLELISM", ARGON2.parallelism, 1, 64),
             ),
-            hash_workers=_int(env, "PUNCHCLOCK_HASH_WORKERS", 0, 0, 256),
-            hash_queue=_int(env, "PUNCHCLOCK_HASH_QUEUE", 256, 1, 100_000),
+            hash_workers=_int(env, "PUNCHCLOCK_HASH_WORKERS", _default("hash_workers"), 0, 256),
+            hash_queue=_int(env, "PUNCHCLOCK_HASH_QUEUE", _default("hash_queue"), 1, 100_000),
             hash_processes=_choice(env, "PUNCHCLOCK_HASH_POOL", ("processes", "threads"))
             == "processes",
             secret_key=_secret_key(env.get("PUNCHCLOCK_SECRET_KEY")),
             session_idle_timeout=_int(
-                env, "PUNCHCLOCK_SESSION_IDLE_TIMEOUT", 0, 0, SESSION_LIFETIME
+                env,
+                "PUNCHCLOCK_SESSION_IDLE_TIMEOUT",
+                _default("session_idle_timeout"),
+                0,
+                SESSION_LIFETIME,
             ),
             allowed_origins=_origins(env.get("PUNCHCLOCK_ALLOWED_ORIGINS", "")),
-            password_min_length=_int(env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH", 8, 8, 15),
-            audit_retention_days=_int(env, "PUNCHCLOCK_AUDIT_RETENTION_DAYS", 90, 1, 3650),
+            # NIST SP 800-63B 5.1.1.2: never fewer than 8 characters; 15 where a password is alone
+            password_min_length=_int(
+                env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH", _default("password_min_length"), 8, 15
+            ),
+            audit_retention_days=_int(
+                env, "PUNCHCLOCK_AUDIT_RETENTION_DAYS", _default("audit_retention_days"), 1, 3650
+            ),
             rate_limits=RateLimits(
                 **{
                     field: _rate_limit(env, name, getattr(RateLimits(), field))
@@ -138,7 +155,9 @@ class Settings:
                 }
             ),
             redis_url=_redis_url(env.get("PUNCHCLOCK_REDIS_URL") or None),
-            redis_key_prefix=_key_prefix(env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or "punchclock"),
+            redis_key_prefix=_key_prefix(
+                env.get("PUNCHCLOCK_REDIS_KEY_PREFIX") or _default("redis_key_prefix")
+            ),
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
             access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
             metrics_addr=_listen_address(env.get("PUNCHCLOCK_METRICS_ADDR") or None),
@@ -149,6 +168,14 @@ class Settings:
         """Return scheme://host[:port] of PUBLIC_URL: the origin of punchclock's own pages."""
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
+
+
+ARGON2 = Argon2Params()  # the defaults, from the fields above
+
+
+def _default(field: str) -> Any:
+    """Return the default of a Settings field: each default is written once, on its field."""
+    return Settings.__dataclass_fields__[field].default
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

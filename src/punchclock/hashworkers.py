@@ -68,8 +68,11 @@ class _Worker:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None
         assert stdout is not None
-        stdin.write(request)
-        await stdin.drain()
+        try:
+            stdin.write(request)
+            await stdin.drain()
+        except ConnectionError:  # its end of the pipe is closed: it has exited
+            raise WorkerDied("a hash worker process exited") from None
         line = await stdout.readline()
         if not line:
             raise WorkerDied("a hash worker process exited")

@@ -71,7 +71,7 @@ class OutboxSender:
         *,
         sender: str,
         max_age: int,
-        keep: int = 30 * 24 * 3600,
+        keep: int,
         now: Callable[[], int] | None = None,
         batch: int = BATCH,
         send_timeout: float = SEND_TIMEOUT,

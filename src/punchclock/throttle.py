@@ -80,7 +80,8 @@ class Throttle:
         timer = getattr(self._storage, "timer", None)
         if timer is not None:
             timer.cancel()
-        # limits has no close(): its coredis client's pool is reached through the bridge
+        # limits has no close(): its client's pool is reached through the storage bridge,
+        # which is not public API; pyproject.toml pins limits below its next major for it
         client = getattr(getattr(self._storage, "bridge", None), "storage", None)
         pool = getattr(client, "connection_pool", None)
         if pool is not None:

@@ -208,7 +208,7 @@ async def test_ready_is_503_while_the_signing_keys_are_not_loaded(
 
 
 async def test_a_killed_hash_pool_is_reported_then_replaced(tmp_path: Path) -> None:
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, workers=2)
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, workers=2)
     store = SQLiteStore(tmp_path / "db.sqlite3")
     health = Health(store, hasher, lambda: _ring(tmp_path))
     await health.check_schema()
@@ -235,7 +235,7 @@ def _ring(data_dir: Path) -> KeyRing:
 
 
 async def test_a_closed_store_is_down(tmp_path: Path) -> None:
-    hasher = PasswordHasher(processes=False)
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, processes=False)
     store = SQLiteStore(tmp_path / "db.sqlite3")
     health = Health(store, hasher, lambda: _ring(tmp_path))
     await health.check_schema()
@@ -247,7 +247,7 @@ async def test_a_closed_store_is_down(tmp_path: Path) -> None:
 
 
 async def test_a_schema_that_is_not_current_at_start_up_is_reported(tmp_path: Path) -> None:
-    hasher = PasswordHasher(processes=False)
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, processes=False)
     store = SQLiteStore(tmp_path / "db.sqlite3")
     db = sqlite3.connect(tmp_path / "db.sqlite3")
     db.execute("PRAGMA user_version = 999")  # another punchclock migrated it further

@@ -76,3 +76,32 @@ def test_migrate_on_an_unreachable_database_says_so_and_keeps_the_password(
     assert "punchclock: cannot reach the database" in cli.stderr
     assert "s3cret" not in cli.stderr
     assert "Traceback" not in cli.stderr
+
+
+@pytest.mark.parametrize("old_version", [1, 2, 3])
+async def test_a_database_of_the_old_numbering_is_brought_to_the_new_one(
+    postgres_url: str, old_version: int
+) -> None:
+    """PostgreSQL's outbox and audit trail were 2 and 3 before its numbering matched
+    SQLite's (3 and 4): such a database migrates on, applying each change once."""
+    initial, _, outbox, audit = load("postgres")[:4]
+    old = [initial, outbox, audit][:old_version]  # what the old 1, 2 and 3 had made
+    db = await asyncpg.connect(postgres_url)
+    try:
+        await db.execute(
+            "CREATE TABLE punchclock_schema "
+            "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for number, (_, sql) in enumerate(old, start=1):
+            await db.execute(sql)
+            await db.execute("INSERT INTO punchclock_schema (version) VALUES ($1)", number)
+    finally:
+        await db.close()
+    store = PostgresStore(postgres_url)
+    try:
+        assert await store.migrate() == len(load("postgres"))
+        assert await store.migrate() == len(load("postgres"))  # and again: nothing to do
+        await store.record_event(1, "sign_up", None, "", "")  # the audit trail is there
+        assert await store.list_mail() == []  # and the outbox
+    finally:
+        await store.close()

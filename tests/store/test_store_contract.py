@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from punchclock.errors import EmailTaken, InvalidInput
@@ -253,3 +255,30 @@ async def test_sessions_signed_by_a_key_end_together(store: Store) -> None:
     assert await store.sessions_by_key() == {"old": 1, "new": 1}
     assert await store.delete_sessions_signed_by("old") == 1
     assert [s.jti for s in await store.sessions_of(account.id, T0)] == ["b" * 32]
+
+
+async def test_confirmations_racing_with_one_code_use_it_once(store: Store) -> None:
+    """The code is taken (DELETE ... RETURNING) before the password is set: of confirmations
+    running at once, each in its own transaction, exactly one finds it. A SELECT there
+    would let each of them set its own password on PostgreSQL."""
+    account = await store.create_account(new_account())
+    for attempt in range(5):
+        code = f"code-{attempt}".encode()
+        await store.replace_reset_code(account.id, code, T0 + HOUR, T0, outgoing(attempt + 1))
+        used = await asyncio.gather(
+            *(store.use_reset_code(code, f"hash-{attempt}-{n}", T0 + 1) for n in range(6))
+        )
+        assert sum(u is not None for u in used) == 1, attempt
+
+
+async def test_a_late_touch_never_moves_a_sessions_use_back(store: Store) -> None:
+    """Workers record uses in the background: one that lands late must not revive an
+    idle-timeout clock that another worker already moved on (both backends alike)."""
+    account = await store.create_account(new_account())
+    await store.add_session(session(account, last_used_at=T0 + 10))
+    await store.touch_session("j" * 32, T0 + 5)
+    [found] = await store.sessions_of(account.id, T0)
+    assert found.last_used_at == T0 + 10
+    await store.touch_session("j" * 32, T0 + 20)
+    [found] = await store.sessions_of(account.id, T0)
+    assert found.last_used_at == T0 + 20

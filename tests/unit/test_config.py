@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import subprocess
 import sys
@@ -170,6 +171,15 @@ def test_migrate_creates_the_database_keys_and_secret_private_to_the_owner(tmp_p
     [key] = (data / "keys").glob("*.pem")
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     assert oct((data / "keys").stat().st_mode & 0o777) == "0o700"
+
+
+def test_every_default_is_written_once_on_its_field() -> None:
+    """from_env reads each default from the Settings field: nowhere else holds a copy."""
+    settings = Settings.from_env({})
+    derived = {"mail_from"}  # made from PUBLIC_URL's host
+    for field in dataclasses.fields(Settings):
+        if field.default is not dataclasses.MISSING and field.name not in derived:
+            assert getattr(settings, field.name) == field.default, field.name
 
 
 def test_an_ipv6_public_url_gets_a_mail_domain_that_parses() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -42,32 +43,55 @@ async def test_many_requests_share_the_workers(workers: HashWorkers) -> None:
     assert len(workers.pids()) == 2
 
 
-async def test_a_dead_worker_fails_its_request_and_is_replaced(workers: HashWorkers) -> None:
-    await workers.run("hash", "warm up")
-    victim = workers.pids()[0]
-    os.kill(victim, 9)
-    outcomes = await asyncio.gather(
-        *(workers.run("hash", f"pw {i}") for i in range(4)), return_exceptions=True
-    )
-    assert any(isinstance(o, WorkerDied) for o in outcomes) or all(
-        isinstance(o, str) for o in outcomes
-    )
-    for _ in range(100):  # the replacement starts in the background
-        if len(workers.pids()) == 2 and victim not in workers.pids():
-            break
-        await asyncio.sleep(0.05)
-    assert victim not in workers.pids()
-    assert isinstance(await workers.run("hash", "after"), str)
+async def exited(pid: int) -> None:
+    """Wait until the process has exited (a zombie not yet reaped counts)."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(500):
+        try:
+            state = stat.read_text().rpartition(")")[2].split()[0]  # noqa: ASYNC240 - /proc, no disk
+            if state in ("Z", "X"):
+                return
+        except FileNotFoundError:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"process {pid} did not exit")
+
+
+async def test_a_dead_worker_fails_its_request_and_is_replaced() -> None:
+    one = HashWorkers(PARAMS, 1)  # one worker: the next request is certain to meet the dead one
+    try:
+        await one.run("hash", "warm up")
+        [victim] = one.pids()
+        os.kill(victim, 9)
+        await exited(victim)
+        with pytest.raises(WorkerDied):
+            await one.run("hash", "pw")
+        assert isinstance(await one.run("hash", "after"), str)  # on its replacement
+        [replacement] = one.pids()
+        assert replacement != victim
+    finally:
+        await one.close()
 
 
 async def test_a_caller_that_goes_away_does_not_leave_its_answer_to_the_next(
-    workers: HashWorkers,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     slow = HashWorkers((3, 65536, 1), 1)
+    waiting = asyncio.Event()  # set once a request is written and its answer awaited
+    readline = asyncio.StreamReader.readline
+
+    async def awaited(reader: asyncio.StreamReader) -> bytes:
+        waiting.set()
+        return await readline(reader)
+
     try:
+        await slow.run("hash", "warm up")
+        monkeypatch.setattr(asyncio.StreamReader, "readline", awaited)
         first = asyncio.ensure_future(slow.run("hash", "first"))
-        await asyncio.sleep(0.05)
+        await waiting.wait()  # the worker is hashing "first"
         first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
         digest = await slow.run("hash", "second")
         assert isinstance(digest, str)
         assert await slow.run("verify", digest, "second") is True

@@ -50,6 +50,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
 def sender_for(
     store: SQLiteStore, mailer: Mailer, clock: FixedClock, **options: Any
 ) -> OutboxSender:
+    options.setdefault("keep", 30 * DAY)
     return OutboxSender(store, mailer, BOX, sender=SENDER, max_age=DAY, now=clock.now, **options)
 
 

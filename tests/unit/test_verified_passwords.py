@@ -51,13 +51,3 @@ def test_the_cache_is_bounded_and_drops_the_oldest() -> None:
     assert len(cache) == 3
     assert not cache.holds(keys[0], 0, "h", NOW)
     assert all(cache.holds(k, i, "h", NOW) for i, k in enumerate(keys) if i)
-
-
-def test_forget_account_drops_only_that_accounts_entries() -> None:
-    cache = VerifiedPasswords()
-    ann, bob = cache.key("ann@example.com", "pw"), cache.key("bob@example.com", "pw")
-    cache.remember(ann, 1, "h", NOW)
-    cache.remember(bob, 2, "h", NOW)
-    cache.forget_account(1)
-    assert not cache.holds(ann, 1, "h", NOW)
-    assert cache.holds(bob, 2, "h", NOW)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from punchclock import passwords
 from punchclock.errors import CurrentPasswordMissing, InvalidInput
@@ -15,6 +13,7 @@ from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.clock import Clock
 from punchclock.services.credentials import Credentials
+from punchclock.services.fields import ProfileUpdate as ProfileUpdate
 from punchclock.services.sessions import Authenticated, IssuedSession, Sessions
 from punchclock.store import Store
 from punchclock.tokens import new_accounts_id
@@ -100,7 +99,6 @@ class Accounts:
     ) -> None:
         """Close the account: what closing it does, whoever asks (its owner, an operator)."""
         await self._store.close_account(account_id, self._clock.now())
-        self._credentials.forget(account_id)
         self._audit.record("account_closed", account_id, client, detail)
 
     async def workspaces(self, auth: Authenticated) -> list[Workspace]:
@@ -116,7 +114,7 @@ class Accounts:
         return token.token
 
     async def update_profile(
-        self, auth: Authenticated, changes: Mapping[str, Any], client: ClientInfo | None = None
+        self, auth: Authenticated, update: ProfileUpdate, client: ClientInfo | None = None
     ) -> Account:
         """Change profile fields and, given the current password, the password.
 
@@ -124,27 +122,21 @@ class Accounts:
         A password change ends every other session (ASVS 4.0.3 V3.3.3). A wrong current
         password is a failed log-in: it counts towards the same limits.
         """
-        profile = fields.profile_changes(changes)
-        if not isinstance(changes.get("current_password"), str | None):
-            raise InvalidInput("Invalid current_password")
+        profile = fields.profile_changes(update)
         account = auth.account
         new_hash = None
-        if changes.get("password") is not None:
-            new_password = changes["password"]
-            current = changes.get("current_password")
-            if current is None or current == "":
+        if update.password is not None:
+            if not update.current_password:
                 raise CurrentPasswordMissing()
-            if not isinstance(new_password, str) or not isinstance(current, str):
-                raise InvalidInput("Invalid password")
             self._credentials.check_policy(
-                new_password,
+                update.password,
                 [
                     *passwords.context_words(account.email, account.fullname),
                     *passwords.context_words(profile.email or "", profile.fullname or ""),
                 ],
             )
-            await self._credentials.check_current_password(account, current, client)
-            new_hash = await self._credentials.hash_password(new_password)
+            await self._credentials.check_current_password(account, update.current_password, client)
+            new_hash = await self._credentials.hash_password(update.password)
         now = self._clock.now()
         # The account's (old) address is told of a new password or a new address, so that
         # its owner learns of a change they did not make (ASVS 4.0.3 V2.2.3, 5 V6.3.7).
@@ -158,8 +150,6 @@ class Accounts:
         )
         if notices:
             self._notices.queued()
-        if new_hash is not None or profile.email is not None:
-            self._credentials.forget(account.id)
         if new_hash is not None:
             self._audit.record("password_changed", account.id, client)
         if profile.email is not None:

@@ -88,7 +88,6 @@ class Administration:
         and its reset code. Its email stays taken, so nobody can sign up with it."""
         overview = await self._overview(email)
         await self._store.set_disabled(overview.id, True, self._clock.now())
-        self._credentials.forget(overview.id)
         self._audit.record("account_disabled", overview.id, None, OPERATOR)
         return await self._overview(email)
 

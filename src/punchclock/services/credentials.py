@@ -45,7 +45,7 @@ class Credentials:
         audit: Audit,
         clock: Clock,
         *,
-        password_min_length: int = passwords.MIN_LENGTH,
+        password_min_length: int,
         verified: VerifiedPasswords | None = None,
     ) -> None:
         self._store = store
@@ -130,10 +130,6 @@ class Credentials:
 
     async def hash_password(self, password: str) -> str:
         return await self._hasher.hash(password)
-
-    def forget(self, account_id: int) -> None:
-        """Forget the account's verified passwords (its password or email changed)."""
-        self._verified.forget_account(account_id)
 
     def new_api_token(self, accounts_id: str) -> ApiToken:
         token = new_api_token()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+
+from msgspec import UNSET, UnsetType
 
 from punchclock.errors import InvalidInput
 from punchclock.models import ProfileChanges
@@ -50,23 +51,40 @@ def int_in(value: object, low: int, high: int, message: str) -> int:
     return value
 
 
-def profile_changes(fields: Mapping[str, Any]) -> ProfileChanges:
-    get = fields.get
-    country = get("country_id")
+@dataclass(frozen=True, slots=True)
+class ProfileUpdate:
+    """What a user asks to change; None leaves a field as it is. `country_id` is UNSET
+    when not given, and None when the country is to be cleared."""
+
+    fullname: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    beginning_of_week: int | None = None
+    country_id: int | UnsetType | None = UNSET
+    default_workspace_id: int | None = None
+    password: str | None = None
+    current_password: str | None = None
+
+
+def profile_changes(update: ProfileUpdate) -> ProfileChanges:
+    """Check every field of a profile change, in a fixed order, before anything is written."""
+    country = update.country_id
     return ProfileChanges(
-        fullname=fullname(get("fullname")) if get("fullname") is not None else None,
-        email=email(get("email")) if get("email") is not None else None,
-        timezone=timezone(get("timezone")) if get("timezone") is not None else None,
+        fullname=fullname(update.fullname) if update.fullname is not None else None,
+        email=email(update.email) if update.email is not None else None,
+        timezone=timezone(update.timezone) if update.timezone is not None else None,
         beginning_of_week=(
-            int_in(get("beginning_of_week"), 0, 6, "Invalid beginning_of_week")
-            if get("beginning_of_week") is not None
+            int_in(update.beginning_of_week, 0, 6, "Invalid beginning_of_week")
+            if update.beginning_of_week is not None
             else None
         ),
-        country_id=(int_in(country, 1, 999, "Invalid country_id") if country is not None else None),
-        clear_country="country_id" in fields and country is None,
+        country_id=(
+            int_in(country, 1, 999, "Invalid country_id") if isinstance(country, int) else None
+        ),
+        clear_country=country is None,
         default_workspace_id=(
-            int_in(get("default_workspace_id"), 1, MAX_ID, "Invalid default_workspace_id")
-            if get("default_workspace_id") is not None
+            int_in(update.default_workspace_id, 1, MAX_ID, "Invalid default_workspace_id")
+            if update.default_workspace_id is not None
             else None
         ),
     )

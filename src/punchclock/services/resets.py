@@ -86,7 +86,6 @@ class Resets:
             self._audit.record("reset_failed", owner.id, client, "used_meanwhile")
             raise ResetCodeInvalid()
         self._notices.queued()
-        self._credentials.forget(account.id)
         self._audit.record("reset_completed", account.id, client)
         return account, await self._sessions.start_session(account, False, client)
 

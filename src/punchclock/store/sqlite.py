@@ -13,13 +13,14 @@ lock: neither wait may stop the event loop. Each write takes SQLite's write lock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
@@ -36,34 +37,10 @@ from punchclock.models import (
 )
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
-from punchclock.store.rows import (
-    MAIL_RECORD_COLUMNS,
-    OVERVIEW_COLUMNS,
-    SELECT_ACCOUNT,
-    SESSION_COLUMNS,
-    USABLE,
-    search_pattern,
-    session_from,
-)
+from punchclock.store.queries import SQLITE, SQLITE_EMAIL_TAKEN, profile_update
+from punchclock.store.rows import search_pattern, session_from
 
-# Built once: the hot path should not format the same SQL string on every request.
-_BY_ID = f"{SELECT_ACCOUNT} WHERE a.id = ?"
-_BY_EMAIL = f"{SELECT_ACCOUNT} WHERE a.email_key = ? AND {USABLE}"
-_BY_TOKEN = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = ? AND {USABLE}"
-_BY_SESSION = (
-    f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
-    "WHERE s.jti = ? AND s.expires_at > ? AND s.last_used_at >= ? AND a.accounts_id = ? "
-    f"AND {USABLE}"
-)
-_BY_RESET_CODE = (
-    f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
-    f"WHERE r.code_lookup = ? AND r.expires_at > ? AND {USABLE}"
-)
-
-_OVERVIEW = OVERVIEW_COLUMNS.format(now="?1")
-
-_DUE_MAIL = "state = 'queued' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
-_HELD_MAIL = "id = ? AND claim_token = ? AND state = 'queued'"
+Q = SQLITE  # every statement, with SQLite's placeholders (store/queries.py)
 
 T = TypeVar("T")
 
@@ -82,24 +59,43 @@ class SQLiteStore:
         self._db.execute("PRAGMA query_only = ON")  # this one reads; the writer writes
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
+    # Reads run on the hot path: a try costs nothing until it catches, a `with` does.
+    def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+        try:
+            row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
+        except sqlite3.OperationalError as e:
+            if _locked(e):
+                raise StoreUnavailable() from e
+            raise
+        return row
+
+    def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as e:
+            if _locked(e):
+                raise StoreUnavailable() from e
+            raise
+
     async def _transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(connection) as one write transaction on the writer thread."""
-        try:
+        with _available():
             return await asyncio.get_running_loop().run_in_executor(
                 self._writes, _transaction, self._writer, fn
             )
-        except sqlite3.OperationalError as e:
-            if "locked" in str(e):  # another process held the write lock past busy_timeout
-                raise StoreUnavailable() from e
-            raise
+
+    async def _count(self, sql: str, *args: object) -> int:
+        """Run one write statement; return how many rows it changed."""
+        return await self._transact(lambda db: db.execute(sql, args).rowcount)
+
+    async def _returned(self, sql: str, *args: object) -> bool:
+        """Run one write statement with RETURNING; tell whether it returned a row."""
+        return await self._transact(lambda db: bool(db.execute(sql, args).fetchall()))
 
     async def create_account(self, new: NewAccount) -> Account:
         def tx(db: sqlite3.Connection) -> Account:
             account_id = db.execute(
-                "INSERT INTO accounts (accounts_id, email, email_key, fullname, "
-                "password_hash, api_token_lookup, api_token_sealed, timezone, "
-                "created_at, updated_at, authorization_updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                Q.insert_account,
                 (
                     new.accounts_id,
                     new.email,
@@ -110,123 +106,69 @@ class SQLiteStore:
                     new.api_token_sealed,
                     new.timezone,
                     new.now,
-                    new.now,
-                    new.now,
                 ),
             ).fetchone()[0]
             workspace_id = db.execute(
-                "INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?) RETURNING id",
-                (account_id, new.workspace_name, new.now, new.now),
+                Q.insert_workspace, (account_id, new.workspace_name, new.now)
             ).fetchone()[0]
-            db.execute(
-                "UPDATE accounts SET default_workspace_id = ? WHERE id = ?",
-                (workspace_id, account_id),
-            )
+            db.execute(Q.set_default_workspace, (account_id, workspace_id))
             return _account_by_id(db, account_id)
 
         return await self._transact(_unique_email(tx))
 
     async def account_by_email(self, email: str) -> Account | None:
-        return _account(self._db.execute(_BY_EMAIL, (email.lower(),)).fetchone())
+        return _account(self._one(Q.account_by_email, email.lower()))
 
     async def account_by_token(self, token_lookup: bytes) -> Account | None:
-        return _account(self._db.execute(_BY_TOKEN, (token_lookup,)).fetchone())
+        return _account(self._one(Q.account_by_token, token_lookup))
 
     async def account_by_session(
         self, jti: str, accounts_id: str, now: int, idle_since: int = 0
     ) -> Account | None:
-        return _account(
-            self._db.execute(_BY_SESSION, (jti, now, idle_since, accounts_id)).fetchone()
-        )
+        return _account(self._one(Q.account_by_session, jti, now, idle_since, accounts_id))
 
     async def touch_session(self, jti: str, now: int) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE sessions SET last_used_at = ? WHERE jti = ?", (now, jti))
-
-        await self._transact(tx)
+        await self._count(Q.touch_session, jti, now)
 
     async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
-        rows = self._db.execute(
-            f"SELECT {SESSION_COLUMNS} FROM sessions "  # noqa: S608 - constant
-            "WHERE account_id = ? AND expires_at > ? AND last_used_at >= ? "
-            "ORDER BY created_at DESC",
-            (account_id, now, idle_since),
-        ).fetchall()
+        rows = self._all(Q.sessions_of, account_id, now, idle_since)
         return [session_from(row) for row in rows]
 
     async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            deleted = db.execute(
-                "DELETE FROM sessions WHERE id = ? AND account_id = ?", (session_id, account_id)
-            )
-            return deleted.rowcount > 0
-
-        return await self._transact(tx)
+        return await self._returned(Q.delete_session_by_id, session_id, account_id)
 
     async def delete_sessions(self, account_id: int, keep_jti: str | None) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute(
-                "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?", (account_id, keep_jti)
-            )
-
-        await self._transact(tx)
+        await self._count(Q.delete_sessions_but, account_id, keep_jti)
 
     async def delete_dead_sessions(self, now: int, idle_since: int = 0) -> int:
-        def tx(db: sqlite3.Connection) -> int:
-            deleted = db.execute(
-                "DELETE FROM sessions WHERE expires_at <= ? OR last_used_at < ?", (now, idle_since)
-            )
-            return deleted.rowcount
-
-        return await self._transact(tx)
+        return await self._count(Q.delete_dead_sessions, now, idle_since)
 
     async def delete_sessions_signed_by(self, kid: str) -> int:
-        def tx(db: sqlite3.Connection) -> int:
-            return db.execute("DELETE FROM sessions WHERE kid = ?", (kid,)).rowcount
-
-        return await self._transact(tx)
+        return await self._count(Q.delete_sessions_signed_by, kid)
 
     async def sessions_by_key(self) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT kid, count(*) FROM sessions WHERE kid IS NOT NULL GROUP BY kid"
-        ).fetchall()
-        return {kid: count for kid, count in rows}
+        return {kid: count for kid, count in self._all(Q.sessions_by_key)}
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
-        rows = self._db.execute(
-            "SELECT id, owner_id, name, created_at, updated_at FROM workspaces "
-            "WHERE owner_id = ? ORDER BY id",
-            (account_id,),
-        ).fetchall()
-        return [Workspace(*row) for row in rows]
+        return [Workspace(*row) for row in self._all(Q.workspaces_of, account_id)]
 
     async def add_session(self, session: Session) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute(
-                f"INSERT INTO sessions ({SESSION_COLUMNS}) "  # noqa: S608 - constant
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    session.jti,
-                    session.id,
-                    session.account_id,
-                    session.kid,
-                    session.created_at,
-                    session.last_used_at,
-                    session.expires_at,
-                    int(session.remember_me),
-                    session.user_agent,
-                    session.ip,
-                ),
-            )
-
-        await self._transact(tx)
+        await self._count(
+            Q.add_session,
+            session.jti,
+            session.id,
+            session.account_id,
+            session.kid,
+            session.created_at,
+            session.last_used_at,
+            session.expires_at,
+            session.remember_me,
+            session.user_agent,
+            session.ip,
+        )
 
     async def delete_session(self, account_id: int, jti: str) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute("DELETE FROM sessions WHERE jti = ? AND account_id = ?", (jti, account_id))
-
-        await self._transact(tx)
+        await self._count(Q.delete_session, jti, account_id)
 
     async def update_profile(
         self,
@@ -237,48 +179,20 @@ class SQLiteStore:
         keep_jti: str | None = None,
         notices: Sequence[OutgoingMail] = (),
     ) -> Account:
-        sets: list[str] = []
-        args: list[object] = []
-        if changes.fullname is not None:
-            sets.append("fullname = ?")
-            args.append(changes.fullname)
-        if changes.email is not None:
-            sets += ["email = ?", "email_key = ?"]
-            args += [changes.email, changes.email.lower()]
-        if changes.timezone is not None:
-            sets.append("timezone = ?")
-            args.append(changes.timezone)
-        if changes.beginning_of_week is not None:
-            sets.append("beginning_of_week = ?")
-            args.append(changes.beginning_of_week)
-        if changes.country_id is not None or changes.clear_country:
-            sets.append("country_id = ?")
-            args.append(changes.country_id)
-        if changes.default_workspace_id is not None:
-            sets.append("default_workspace_id = ?")
-            args.append(changes.default_workspace_id)
-        sets.append("updated_at = ?")
-        args.append(now)
+        update, values = profile_update(account_id, changes, now, sqlite=True)
 
         def tx(db: sqlite3.Connection) -> Account:
             if (
                 changes.default_workspace_id is not None
                 and not db.execute(
-                    "SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?",
-                    (changes.default_workspace_id, account_id),
+                    Q.workspace_of, (changes.default_workspace_id, account_id)
                 ).fetchone()
             ):
                 raise InvalidInput("Invalid default_workspace_id")
-            db.execute(
-                f"UPDATE accounts SET {', '.join(sets)} WHERE id = ?",  # noqa: S608
-                (*args, account_id),
-            )
+            db.execute(update, values)
             if password_hash is not None:
                 _set_password(db, account_id, password_hash, now)
-                db.execute(
-                    "DELETE FROM sessions WHERE account_id = ? AND jti IS NOT ?",
-                    (account_id, keep_jti),
-                )
+                db.execute(Q.delete_sessions_but, (account_id, keep_jti))
             for notice in notices:
                 _enqueue(db, notice)
             return _account_by_id(db, account_id)
@@ -286,86 +200,24 @@ class SQLiteStore:
         return await self._transact(_unique_email(tx))
 
     async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE accounts SET password_hash = ? WHERE id = ? AND password_hash = ?",
-                (new, account_id, old),
-            )
-
-        await self._transact(tx)
+        await self._count(Q.replace_password_hash, account_id, old, new)
 
     async def set_api_token(
         self, account_id: int, token_lookup: bytes, token_sealed: bytes, now: int
     ) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE accounts SET api_token_lookup = ?, api_token_sealed = ?, "
-                "updated_at = ?, authorization_updated_at = ? WHERE id = ?",
-                (token_lookup, token_sealed, now, now, account_id),
-            )
-
-        await self._transact(tx)
+        await self._count(Q.set_api_token, account_id, token_lookup, token_sealed, now)
 
     async def close_account(self, account_id: int, now: int) -> None:
         def tx(db: sqlite3.Connection) -> None:
-            # before the email is erased: its mail, queued (a reset code) or kept for
-            # `mail list`, names the person too
-            db.execute(
-                "DELETE FROM outbox WHERE recipient IN "
-                "(SELECT email FROM accounts WHERE id = ? AND email IS NOT NULL)",
-                (account_id,),
-            )
-            db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
-            db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
-            db.execute(
-                "UPDATE accounts SET default_workspace_id = NULL WHERE id = ?", (account_id,)
-            )
-            db.execute("DELETE FROM workspaces WHERE owner_id = ?", (account_id,))
-            # The row stays as an anonymous tombstone: ids are never reused.
-            db.execute(
-                "UPDATE accounts SET email = NULL, email_key = NULL, fullname = '', "
-                "password_hash = NULL, api_token_lookup = NULL, api_token_sealed = NULL, "
-                "timezone = 'UTC', country_id = NULL, updated_at = ?, "
-                "authorization_updated_at = ?, closed_at = ? WHERE id = ?",
-                (now, now, now, account_id),
-            )
-
-        await self._transact(tx)
-
-    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
-        row = self._db.execute(
-            f"SELECT {_OVERVIEW} FROM accounts a "  # noqa: S608 - constants
-            "WHERE a.email_key = ?2 AND a.closed_at IS NULL",
-            (now, email.lower()),
-        ).fetchone()
-        return None if row is None else AccountOverview(*row)
-
-    async def list_accounts(
-        self, search: str | None, limit: int, now: int
-    ) -> list[AccountOverview]:
-        rows = self._db.execute(
-            f"SELECT {_OVERVIEW} FROM accounts a WHERE a.closed_at IS NULL "  # noqa: S608
-            "AND (a.email_key LIKE ?2 ESCAPE '\\' OR lower(a.fullname) LIKE ?2 ESCAPE '\\') "
-            "ORDER BY a.id LIMIT ?3",
-            (now, search_pattern(search or ""), limit),
-        ).fetchall()
-        return [AccountOverview(*row) for row in rows]
-
-    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            if not disabled:
-                db.execute(
-                    "UPDATE accounts SET disabled_at = NULL, updated_at = ? WHERE id = ?",
-                    (now, account_id),
-                )
-                return
-            db.execute(
-                "UPDATE accounts SET disabled_at = coalesce(disabled_at, ?), updated_at = ?, "
-                "authorization_updated_at = ? WHERE id = ? AND closed_at IS NULL",
-                (now, now, now, account_id),
-            )
-            db.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
-            db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
+            for statement in (
+                Q.close_mail,
+                Q.delete_sessions_of,
+                Q.delete_reset_codes_of,
+                Q.close_default_workspace,
+                Q.close_workspaces,
+            ):
+                db.execute(statement, (account_id,))
+            db.execute(Q.close_tombstone, (account_id, now))
 
         await self._transact(tx)
 
@@ -373,33 +225,23 @@ class SQLiteStore:
         self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
     ) -> None:
         def tx(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET "
-                "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
-                "created_at = excluded.created_at",
-                (code_lookup, account_id, expires_at, now),
-            )
+            db.execute(Q.replace_reset_code, (code_lookup, account_id, expires_at, now))
             _enqueue(db, message)
 
         await self._transact(tx)
 
     async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
-        return _account(self._db.execute(_BY_RESET_CODE, (code_lookup, now)).fetchone())
+        return _account(self._one(Q.account_by_reset_code, code_lookup, now))
 
     async def use_reset_code(
         self, code_lookup: bytes, password_hash: str, now: int, notice: OutgoingMail | None = None
     ) -> Account | None:
         def tx(db: sqlite3.Connection) -> Account | None:
-            row = db.execute(
-                "DELETE FROM reset_codes WHERE code_lookup = ? AND expires_at > ? "
-                "RETURNING account_id",
-                (code_lookup, now),
-            ).fetchone()
+            row = db.execute(Q.use_reset_code, (code_lookup, now)).fetchone()
             if row is None:
                 return None
             _set_password(db, row[0], password_hash, now)
-            db.execute("DELETE FROM sessions WHERE account_id = ?", (row[0],))
+            db.execute(Q.delete_sessions_of, (row[0],))
             if notice is not None:
                 _enqueue(db, notice)
             return _account_by_id(db, row[0])
@@ -416,102 +258,37 @@ class SQLiteStore:
     ) -> list[ClaimedMail]:
         # Senders poll every second: a read on the loop's connection answers "nothing due"
         # without queueing for the write lock.
-        due = f"SELECT 1 FROM outbox WHERE {_DUE_MAIL} LIMIT 1"  # noqa: S608 - constant
-        if self._db.execute(due, (now, now)).fetchone() is None:
+        if self._one(Q.mail_due, now) is None:
             return []
 
         def tx(db: sqlite3.Connection) -> list[ClaimedMail]:
-            rows = db.execute(
-                "UPDATE outbox SET claim_token = ?, lease_until = ? WHERE id IN ("  # noqa: S608
-                f"SELECT id FROM outbox WHERE {_DUE_MAIL} ORDER BY next_attempt_at, id LIMIT ?"
-                ") RETURNING id, sealed, attempts, queued_at",
-                (claim_token, lease_until, now, now, limit),
-            ).fetchall()
+            rows = db.execute(Q.claim_mail, (claim_token, lease_until, now, limit)).fetchall()
             return [ClaimedMail(*row) for row in rows]
 
         return await self._transact(tx)
 
     async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
-        return await self._settled(
-            "state = 'sent', sent_at = ?, sealed = NULL, attempts = attempts + 1",
-            (now,),
-            mail_id,
-            claim_token,
-        )
+        return await self._returned(Q.mail_sent, mail_id, claim_token, now)
 
     async def mark_mail_retry(
         self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
     ) -> bool:
-        return await self._settled(
-            "attempts = attempts + 1, last_error = ?, next_attempt_at = ?",
-            (error, next_attempt_at),
-            mail_id,
-            claim_token,
-        )
+        return await self._returned(Q.mail_retry, mail_id, claim_token, error, next_attempt_at)
 
     async def mark_mail_dead(
         self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
     ) -> bool:
-        return await self._settled(
-            "state = 'dead', attempts = attempts + ?, last_error = ?",
-            (int(attempted), error),
-            mail_id,
-            claim_token,
-        )
-
-    async def _settled(
-        self, changes: str, values: tuple[object, ...], mail_id: str, claim_token: str
-    ) -> bool:
-        """Apply `changes` (with `values`) and release the lease, if the token holds it."""
-
-        def tx(db: sqlite3.Connection) -> bool:
-            settled = db.execute(
-                f"UPDATE outbox SET {changes}, claim_token = NULL, lease_until = NULL "  # noqa: S608
-                f"WHERE {_HELD_MAIL}",
-                (*values, mail_id, claim_token),
-            )
-            return settled.rowcount > 0
-
-        return await self._transact(tx)
+        return await self._returned(Q.mail_dead, mail_id, claim_token, int(attempted), error)
 
     async def list_mail(self, *, failed_only: bool = False, limit: int = 100) -> list[MailRecord]:
-        where = (
-            "WHERE state = 'dead' OR (state = 'queued' AND attempts > 0) " if failed_only else ""
-        )
-        rows = self._db.execute(
-            f"SELECT {MAIL_RECORD_COLUMNS} FROM outbox {where}"  # noqa: S608 - constants
-            "ORDER BY created_at DESC, id DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+        rows = self._all(Q.list_failed_mail if failed_only else Q.list_mail, limit)
         return [MailRecord(*row) for row in rows]
 
-    async def outbox_backlog(self) -> tuple[int, int | None]:
-        count, oldest = self._db.execute(
-            "SELECT count(*), min(queued_at) FROM outbox WHERE state = 'queued'"
-        ).fetchone()
-        return count, oldest
-
     async def retry_mail(self, mail_id: str, now: int) -> bool:
-        def tx(db: sqlite3.Connection) -> bool:
-            return (
-                db.execute(
-                    "UPDATE outbox SET state = 'queued', attempts = 0, queued_at = ?, "
-                    "next_attempt_at = ?, claim_token = NULL, lease_until = NULL "
-                    "WHERE id = ? AND state = 'dead'",
-                    (now, now, mail_id),
-                ).rowcount
-                > 0
-            )
-
-        return await self._transact(tx)
+        return await self._returned(Q.retry_mail, mail_id, now)
 
     async def delete_old_mail(self, before: int) -> int:
-        def tx(db: sqlite3.Connection) -> int:
-            return db.execute(
-                "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < ?", (before,)
-            ).rowcount
-
-        return await self._transact(tx)
+        return await self._count(Q.delete_old_mail, before)
 
     async def record_event(
         self,
@@ -522,33 +299,46 @@ class SQLiteStore:
         user_agent: str,
         detail: str | None = None,
     ) -> None:
-        def tx(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO audit_events (at, event, account_id, ip, user_agent, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (at, event, account_id, ip, user_agent, detail),
-            )
-
-        await self._transact(tx)
+        await self._count(Q.record_event, at, event, account_id, ip, user_agent, detail)
 
     async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
-        rows = self._db.execute(
-            "SELECT id, at, event, account_id, ip, user_agent, detail FROM audit_events "
-            "WHERE at >= ?1 AND (?2 IS NULL OR account_id = ?2) "
-            "ORDER BY at DESC, id DESC LIMIT ?3",
-            (since, account_id, limit),
-        ).fetchall()
+        rows = self._all(Q.events, since, account_id, limit)
         return [AuditEvent(*row) for row in rows]
 
     async def delete_events_before(self, at: int) -> int:
-        def tx(db: sqlite3.Connection) -> int:
-            return db.execute("DELETE FROM audit_events WHERE at < ?", (at,)).rowcount
+        return await self._count(Q.delete_events_before, at)
 
-        return await self._transact(tx)
+    # -- administration and health ---------------------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = self._one(Q.account_overview, now, email.lower())
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = self._all(Q.list_accounts, now, search_pattern(search or ""), limit)
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if not disabled:
+                db.execute(Q.enable_account, (account_id, now))
+                return
+            db.execute(Q.disable_account, (account_id, now))
+            db.execute(Q.delete_sessions_of, (account_id,))
+            db.execute(Q.delete_reset_codes_of, (account_id,))
+
+        await self._transact(tx)
+
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        row = self._one(Q.outbox_backlog)
+        assert row is not None
+        return row[0], row[1]
 
     async def ping(self) -> None:
         try:
-            self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self._one(Q.ping)
         except sqlite3.Error as e:
             raise StoreUnavailable() from e
 
@@ -563,6 +353,8 @@ class SQLiteStore:
 
 
 def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    if sqlite3.sqlite_version_info < (3, 39):  # IS DISTINCT FROM (queries.py)
+        raise StoreError(f"punchclock needs SQLite 3.39 or newer, not {sqlite3.sqlite_version}")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():  # the accounts table is private to the service's user
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
@@ -604,14 +396,30 @@ def _transaction(db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) 
     return result
 
 
+def _locked(e: sqlite3.OperationalError) -> bool:
+    """Tell whether another process held the write lock past busy_timeout: an outage
+    (StoreUnavailable, 503), on a read as on a write, never a 500."""
+    return "locked" in str(e) or "busy" in str(e)
+
+
+@contextlib.contextmanager
+def _available() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if _locked(e):
+            raise StoreUnavailable() from e
+        raise
+
+
 def _unique_email(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
-    """Turn the email's unique-constraint error into EmailTaken."""
+    """Turn the violation of the email's unique index into EmailTaken."""
 
     def run(db: sqlite3.Connection) -> T:
         try:
             return fn(db)
         except sqlite3.IntegrityError as e:
-            if "email_key" in str(e):
+            if str(e) == SQLITE_EMAIL_TAKEN:
                 raise EmailTaken() from None
             raise
 
@@ -619,35 +427,21 @@ def _unique_email(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Co
 
 
 def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:
-    row = db.execute(_BY_ID, (account_id,)).fetchone()
+    row = db.execute(Q.account_by_id, (account_id,)).fetchone()
     assert row is not None
     return Account(*row)
 
 
 def _enqueue(db: sqlite3.Connection, message: OutgoingMail) -> None:
     db.execute(
-        "INSERT INTO outbox (id, recipient, subject, sealed, state, attempts, created_at, "
-        "queued_at, next_attempt_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
-        (
-            message.id,
-            message.recipient,
-            message.subject,
-            message.sealed,
-            message.created_at,
-            message.created_at,
-            message.created_at,
-        ),
+        Q.enqueue_mail,
+        (message.id, message.recipient, message.subject, message.sealed, message.created_at),
     )
 
 
 def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, now: int) -> None:
-    db.execute(
-        "UPDATE accounts SET password_hash = ?, updated_at = ?, authorization_updated_at = ? "
-        "WHERE id = ?",
-        (password_hash, now, now, account_id),
-    )
-    # A code asked for before the change must not undo it.
-    db.execute("DELETE FROM reset_codes WHERE account_id = ?", (account_id,))
+    db.execute(Q.set_password, (account_id, password_hash, now))
+    db.execute(Q.delete_reset_codes_of, (account_id,))
 
 
 def prepare_database(path: Path) -> int:
@@ -664,10 +458,7 @@ def newest_sealed_token(path: Path) -> tuple[bytes, str] | None:
     start-up opens to find out whether the server key is the one the database was made with."""
     db = _connect(path, 5000)
     try:
-        row = db.execute(
-            "SELECT api_token_sealed, accounts_id FROM accounts "
-            "WHERE api_token_sealed IS NOT NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        row = db.execute(Q.newest_sealed_token).fetchone()
     finally:
         db.close()
     return None if row is None else (bytes(row[0]), str(row[1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -197,8 +197,8 @@ class Api:
 
     async def update_me(self, request: Request) -> Response:
         auth = await self.authenticate(request)
-        fields = await read_json(request, dict[str, Any])
-        account = await self.accounts.update_profile(auth, fields, self.client(request))
+        body = wire.profile_body(await read_body(request))
+        account = await self.accounts.update_profile(auth, body.update(), self.client(request))
         return json_response(wire.me_updated(account, self.credentials.api_token(account)))
 
     async def logged(self, request: Request) -> Response:

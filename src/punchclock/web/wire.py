@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
+from punchclock.errors import InvalidInput
 from punchclock.models import Account, Session, Workspace
+from punchclock.services.accounts import ProfileUpdate
 
 DEFAULT_IMAGE_URL = "https://assets.track.toggl.com/images/profile.png"  # Toggl's default avatar
 _EPOCH = dt.datetime(1970, 1, 1)
+T = TypeVar("T")
 
 
 def timestamp(microseconds: int) -> str:
@@ -41,6 +47,53 @@ class ResetRequestBody(msgspec.Struct):
 
 class ResetConfirmBody(msgspec.Struct):
     password: str
+
+
+class ProfileBody(msgspec.Struct):
+    """PUT /api/v9/me: every field may be left out (UNSET) or null; only `country_id: null`
+    means something (clear the country), the others then stay as they are."""
+
+    fullname: str | UnsetType | None = UNSET
+    email: str | UnsetType | None = UNSET
+    timezone: str | UnsetType | None = UNSET
+    beginning_of_week: int | UnsetType | None = UNSET
+    country_id: int | UnsetType | None = UNSET
+    default_workspace_id: int | UnsetType | None = UNSET
+    password: str | UnsetType | None = UNSET
+    current_password: str | UnsetType | None = UNSET
+
+    def update(self) -> ProfileUpdate:
+        """Return the change the body asks for, as the service takes it."""
+        return ProfileUpdate(
+            fullname=_given(self.fullname),
+            email=_given(self.email),
+            timezone=_given(self.timezone),
+            beginning_of_week=_given(self.beginning_of_week),
+            country_id=self.country_id,
+            default_workspace_id=_given(self.default_workspace_id),
+            password=_given(self.password),
+            current_password=_given(self.current_password),
+        )
+
+
+def _given(value: T | UnsetType | None) -> T | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+_AT_FIELD = re.compile(r" - at `\$\.(\w+)`$")
+
+
+def profile_body(raw: bytes) -> ProfileBody:
+    """Decode PUT /api/v9/me; a field of the wrong type is "Invalid <field>", as Toggl says."""
+    try:
+        return msgspec.json.decode(raw, type=ProfileBody)
+    except msgspec.ValidationError as e:
+        field = _AT_FIELD.search(str(e))
+        if field is not None and field[1] in ProfileBody.__struct_fields__:
+            raise InvalidInput(f"Invalid {field[1]}") from None
+        raise InvalidInput(f"Invalid request body: {e}") from None
+    except msgspec.DecodeError as e:
+        raise InvalidInput(f"Invalid request body: {e}") from None
 
 
 # -- answers: keys in the order the real service sends them ----------------------------------

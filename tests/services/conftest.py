@@ -1,0 +1,130 @@
+"""Each service built directly, on a real SQLite store in a temp dir, with a fixed clock.
+
+No HTTP here: a rule pinned in these tests is pinned where it lives, so moving it out of
+its service, or deleting it, fails a test even when another layer happens to hold too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from punchclock.keys import KeyRing, new_signing_key
+from punchclock.models import Account, ClientInfo
+from punchclock.notices import Notices
+from punchclock.passwords import PasswordHasher
+from punchclock.services.accounts import Accounts, SignUp
+from punchclock.services.attempts import Attempts
+from punchclock.services.audit import Audit
+from punchclock.services.background import Background
+from punchclock.services.credentials import Credentials
+from punchclock.services.resets import Resets
+from punchclock.services.sessions import IssuedSession, Sessions
+from punchclock.store.sqlite import SQLiteStore
+from punchclock.tokens import SecretBox, SessionTokens
+from tests.conftest import FixedClock
+from tests.support import PASSWORD
+
+PUBLIC_URL = "https://punchclock.example"
+CLIENT = ClientInfo(ip="203.0.113.7", user_agent="service-test")
+RING = KeyRing.of([new_signing_key(dt.date(2026, 11, 28), set())])
+RESET_CODE_TTL = 3600  # seconds
+
+
+@dataclass
+class Built:
+    store: SQLiteStore
+    clock: FixedClock
+    hasher: PasswordHasher
+    secrets: SecretBox
+    background: Background
+    audit: Audit
+    attempts: Attempts
+    notices: Notices
+    sessions: Sessions
+    credentials: Credentials
+    resets: Resets
+    accounts: Accounts
+
+    async def sign_up(
+        self, email: str = "ann@example.com", password: str = PASSWORD
+    ) -> tuple[Account, IssuedSession]:
+        return await self.accounts.sign_up(
+            SignUp(email=email, password=password, display_name="Ann"), CLIENT
+        )
+
+    async def settle(self) -> None:
+        """Let the work begun after an answer (audit, touches, reset codes) land."""
+        await self.background.drain()
+
+
+@pytest.fixture
+async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
+    store = SQLiteStore(tmp_path / "services.sqlite3")
+    hasher = PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1, processes=False, workers=1
+    )
+    secrets = SecretBox(b"s" * 32)
+    background = Background()
+    audit = Audit(store, background, clock, retention_days=90)
+    attempts = Attempts(None, audit, clock)
+    notices = Notices(secrets, PUBLIC_URL, reset_code_ttl=RESET_CODE_TTL)
+    sessions = Sessions(
+        store, SessionTokens(RING, PUBLIC_URL, 28 * 24 * 3600), audit, background, clock
+    )
+    credentials = Credentials(
+        store, hasher, secrets, sessions, attempts, audit, clock, password_min_length=8
+    )
+    resets = Resets(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        background=background,
+        clock=clock,
+    )
+    accounts = Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock)
+    yield Built(
+        store,
+        clock,
+        hasher,
+        secrets,
+        background,
+        audit,
+        attempts,
+        notices,
+        sessions,
+        credentials,
+        resets,
+        accounts,
+    )
+    await background.drain()
+    await hasher.close()
+    await store.close()
+
+
+class CountedVerify:
+    """Count the argon2 verifications a service asks of its hasher."""
+
+    def __init__(self, hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = hasher.verify
+
+        async def verify(password_hash: str | None, password: str) -> bool:
+            self.calls += 1
+            return await real(password_hash, password)
+
+        monkeypatch.setattr(hasher, "verify", verify)
+
+
+async def events(built: Built) -> list[tuple[str, int | None, str | None]]:
+    """Return the audit trail, oldest first, as (event, account id, detail)."""
+    await built.settle()
+    found = await built.store.events(None, 0, 1000)
+    return [(e.event, e.account_id, e.detail) for e in reversed(found)]
