@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from punchclock.web.metered import FLUSH_INTERVAL
 from tests.support import PASSWORD, basic, cookie_header, session_from, token_auth
 from tests.system.conftest import Server, free_port, running_server
 
@@ -52,8 +53,9 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def settled(url: str, name: str, expected: float, **labels: str) -> Samples:
-    """Scrape until the series reaches `expected`: a worker records an answer just after
-    sending it."""
+    """Scrape once every worker has handed its counts over (each does so a second after
+    its first answer since the last hand-over), and until the series reaches `expected`."""
+    time.sleep(FLUSH_INTERVAL + 0.5)
     deadline = time.monotonic() + 5
     while True:
         _, samples = scrape(url)
@@ -118,6 +120,7 @@ def test_the_two_workers_add_up(metered: tuple[Server, str]) -> None:
     server, url = metered
     for _ in range(40):
         httpx.get(f"{server.base_url}/api/v9/me/logged")
+    time.sleep(FLUSH_INTERVAL + 0.5)  # every worker has handed its counts over
     _, samples = scrape(url)
     total = sum(v for (name, _), v in samples.items() if name == "punchclock_http_requests_total")
     per_worker = []
