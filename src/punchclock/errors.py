@@ -75,6 +75,13 @@ class AccountDisabled(PunchclockError):
     message = "the account is disabled; `punchclock accounts enable` it first"
 
 
+class NotFound(PunchclockError):
+    """No such thing of the caller's: another account's is not found either (no enumeration)."""
+
+    code = "not_found"
+    message = "Not found"
+
+
 class CrossSiteRequest(PunchclockError):
     """A cookie-authenticated request that changes state came from another site (CSRF)."""
 

@@ -50,10 +50,22 @@ class NewAccount(msgspec.Struct, frozen=True):
     api_token_sealed: bytes
     timezone: str
     workspace_name: str
+    organization_name: str
     now: int
 
 
 class Workspace(msgspec.Struct, frozen=True):
+    id: int
+    owner_id: int
+    organization_id: int
+    name: str
+    created_at: int
+    updated_at: int
+
+
+class Organization(msgspec.Struct, frozen=True):
+    """The one organization every account owns: its workspace belongs to it."""
+
     id: int
     owner_id: int
     name: str

@@ -97,6 +97,11 @@ class Harness:
         assert by_cookie.status_code == 200
         assert await self._session_ids(known) == known.session_ids
         assert self._count_accounts() == self.accounts
+        flags = await self.client.get("/api/v9/me/flags", headers=token_auth(known.token))
+        assert (flags.status_code, flags.json()) == (200, {})
+        web = await self.client.get("/api/v9/me/preferences/web", headers=token_auth(known.token))
+        assert web.status_code == 200
+        assert (web.json()["date_format"], web.json().get("TimerView")) == ("MM/DD/YYYY", None)
 
     async def accept_profile_change(self, answer: httpx.Response) -> None:
         """Take a 200 from PUT /api/v9/me as the known user's new state, if it is correct."""
@@ -183,6 +188,19 @@ AUTHENTICATED = [
     Route("DELETE", "/api/sessions"),
     Route("DELETE", "/api/sessions?others=true"),
     Route("DELETE", "/api/sessions/{session_id}"),
+    # what Toggl clients call after /me (issue 13): the same credentials, the same answers
+    Route("GET", "/api/v9/me/workspaces"),
+    Route("GET", "/api/v9/workspaces"),
+    Route("GET", "/api/v9/me/organizations"),
+    Route("GET", "/api/v9/me/features"),
+    Route("GET", "/api/v9/me/preferences"),
+    Route("GET", "/api/v9/me/preferences/desktop"),
+    Route("GET", "/api/v9/me/location"),
+    Route("GET", "/api/v9/me/flags"),
+    Route("POST", "/api/v9/me/preferences", b'{"date_format": "DD.MM.YYYY"}'),
+    Route("POST", "/api/v9/me/preferences/web", b'{"TimerView": "calendar"}'),
+    Route("POST", "/api/v9/me/flags", b'{"mallory": true}'),
+    Route("POST", "/api/v9/me/accept_tos"),
 ]
 
 

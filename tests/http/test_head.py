@@ -18,11 +18,39 @@ GET_PATHS = [
     "/api/openapi.json",
     "/health/live",
     "/health/ready",
+    # what Toggl clients call after /me (issue 13)
+    "/api/v9/me/workspaces",
+    "/api/v9/workspaces",
+    "/api/v9/me/organizations",
+    "/api/v9/me/features",
+    "/api/v9/me/preferences",
+    "/api/v9/me/location",
+    "/api/v9/me/flags",
+    "/api/v9/status",
 ]
+# the GET routes with a path parameter, and how a test fills it in for the signed-up user
+TEMPLATED = {
+    "/api/v9/workspaces/{workspace_id}": "/api/v9/workspaces/{default_workspace_id}",
+    "/api/v9/organizations/{organization_id}": "/api/v9/organizations/{default_workspace_id}",
+    "/api/v9/me/preferences/{client}": "/api/v9/me/preferences/desktop",
+}
 
 
 def test_the_paths_tested_are_every_get_route(app: App) -> None:
-    assert {route.path for route in app.routes if route.method == "GET"} == set(GET_PATHS)
+    routed = {route.path for route in app.routes if route.method == "GET"}
+    assert routed == {*GET_PATHS, *TEMPLATED}
+
+
+@pytest.mark.parametrize("template", TEMPLATED.values())
+async def test_head_answers_as_get_on_routes_with_a_parameter(
+    client: httpx.AsyncClient, user: User, template: str
+) -> None:
+    # a new server's first account has workspace 1 in organization 1
+    path = template.format(default_workspace_id=user.me["default_workspace_id"])
+    get = await client.get(path, headers=token_auth(user.token))
+    head = await client.head(path, headers=token_auth(user.token))
+    assert (get.status_code, head.status_code, head.content) == (200, 200, b"")
+    assert head.headers["content-length"] == str(len(get.content))
 
 
 @pytest.mark.parametrize("path", GET_PATHS)

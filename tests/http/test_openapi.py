@@ -269,3 +269,32 @@ async def test_the_served_document_is_this_one(client: httpx.AsyncClient) -> Non
     response = await client.get("/api/openapi.json")
     assert response.status_code == 200
     assert check_answer(response, "GET", "/api/openapi.json") == DOCUMENT
+
+
+@pytest.mark.parametrize(
+    ("schema", "struct"),
+    [
+        ("Organization", wire.OrganizationView),
+        ("TrialInfo", wire.TrialInfo),
+        ("WorkspaceFeatures", wire.WorkspaceFeatures),
+        ("Feature", wire.Feature),
+        ("AlphaFeature", wire.AlphaFeature),
+        ("Status", wire.Status),
+    ],
+)
+def test_start_up_answer_schemas_list_the_wire_fields_in_order_all_required(
+    schema: str, struct: type[msgspec.Struct]
+) -> None:
+    test_answer_schemas_list_the_wire_fields_in_order_all_required(schema, struct)
+
+
+@pytest.mark.parametrize(
+    ("schema", "struct"), [("Preferences", wire.Preferences), ("Location", wire.Location)]
+)
+def test_schemas_with_optional_keys_list_the_wire_fields_in_order(
+    schema: str, struct: type[msgspec.Struct]
+) -> None:
+    assert list(SCHEMAS[schema]["properties"]) == wire_names(struct)
+    required = [f.encode_name for f in msgspec.structs.fields(struct) if f.required]
+    assert SCHEMAS[schema]["required"] == required
+    assert SCHEMAS[schema]["additionalProperties"] is False

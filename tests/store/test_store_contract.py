@@ -24,6 +24,7 @@ def new_account(email: str = "ann@example.com", n: int = 1) -> NewAccount:
         api_token_sealed=b"sealed",
         timezone="UTC",
         workspace_name="Ann's workspace",
+        organization_name="Ann's organization",
         now=T0,
     )
 
@@ -255,6 +256,62 @@ async def test_sessions_signed_by_a_key_end_together(store: Store) -> None:
     assert await store.sessions_by_key() == {"old": 1, "new": 1}
     assert await store.delete_sessions_signed_by("old") == 1
     assert [s.jti for s in await store.sessions_of(account.id, T0)] == ["b" * 32]
+
+
+# -- organizations, workspaces and settings (issue 13) -------------------------------------
+
+
+async def test_create_account_makes_its_organization_with_the_workspace_in_it(
+    store: Store,
+) -> None:
+    account = await store.create_account(new_account())
+    [organization] = await store.organizations_of(account.id)
+    [workspace] = await store.workspaces_of(account.id)
+    assert workspace.organization_id == organization.id
+    assert (organization.owner_id, organization.name) == (account.id, "Ann's organization")
+    assert (organization.created_at, organization.updated_at) == (T0, T0)
+
+
+async def test_settings_merge_the_keys_given_and_keep_the_others(store: Store) -> None:
+    account = await store.create_account(new_account())
+    assert await store.settings_of(account.id, "preferences") == {}
+    first = await store.merge_settings(account.id, "preferences", {"a": 1, "b": "x"}, 10)
+    assert first == {"a": 1, "b": "x"}
+    second = await store.merge_settings(account.id, "preferences", {"b": [True, None]}, 10)
+    assert second == {"a": 1, "b": [True, None]}
+    assert await store.settings_of(account.id, "preferences") == second
+    assert await store.settings_of(account.id, "flags") == {}  # kinds are apart
+
+
+async def test_a_merge_past_the_key_limit_changes_nothing(store: Store) -> None:
+    account = await store.create_account(new_account())
+    await store.merge_settings(account.id, "flags", {"a": 1, "b": 2}, 3)
+    assert await store.merge_settings(account.id, "flags", {"c": 3, "d": 4}, 3) is None
+    assert await store.settings_of(account.id, "flags") == {"a": 1, "b": 2}
+    # replacing a key adds none
+    assert await store.merge_settings(account.id, "flags", {"a": 9, "c": 3}, 3) is not None
+
+
+async def test_settings_belong_to_one_account(store: Store) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    bob = await store.create_account(new_account("bob@example.com", 2))
+    await store.merge_settings(ann.id, "preferences", {"date_format": "DD.MM.YYYY"}, 10)
+    assert await store.settings_of(bob.id, "preferences") == {}
+
+
+async def test_closing_removes_organizations_workspaces_and_settings(store: Store) -> None:
+    account = await store.create_account(new_account())
+    other = await store.create_account(new_account("bob@example.com", 2))
+    await store.merge_settings(account.id, "preferences", {"a": 1}, 10)
+    await store.merge_settings(account.id, "flags", {"a": 1}, 10)
+    await store.merge_settings(other.id, "flags", {"b": 1}, 10)
+    await store.close_account(account.id, T0 + 1)
+    assert await store.organizations_of(account.id) == []
+    assert await store.workspaces_of(account.id) == []
+    assert await store.settings_of(account.id, "preferences") == {}
+    assert await store.settings_of(account.id, "flags") == {}
+    assert await store.settings_of(other.id, "flags") == {"b": 1}
+    assert len(await store.organizations_of(other.id)) == 1
 
 
 async def test_confirmations_racing_with_one_code_use_it_once(store: Store) -> None:

@@ -42,6 +42,7 @@ def account(data_dir: Path, email: str, n: int) -> NewAccount:
         api_token_sealed=secrets.seal_token(f"token-{n}", f"{n:022d}"),
         timezone="UTC",
         workspace_name="A workspace",
+        organization_name="An organization",
         now=NOW,
     )
 

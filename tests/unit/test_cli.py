@@ -116,6 +116,7 @@ def add_account(data_dir: Path, email: str, key: bytes) -> None:
                     api_token_sealed=SecretBox(key).seal_token("t" * 32, accounts_id),
                     timezone="UTC",
                     workspace_name="Ann's workspace",
+                    organization_name="Ann's organization",
                     now=time.time_ns() // 1000,
                 )
             )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the package's face imports no service: each module imports 
     from punchclock.services.health import Health
     from punchclock.services.resets import Resets
     from punchclock.services.sessions import Sessions
+    from punchclock.services.workspaces import Workspaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class Services:
     sessions: Sessions
     resets: Resets
     accounts: Accounts
+    workspaces: Workspaces
     attempts: Attempts
     audit: Audit
     background: Background

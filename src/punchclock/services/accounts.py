@@ -86,6 +86,7 @@ class Accounts:
                 api_token_sealed=token.sealed,
                 timezone=timezone,
                 workspace_name=f"{fullname}'s workspace"[:140],
+                organization_name=f"{fullname}'s organization"[:140],
                 now=self._clock.now(),
             )
         )

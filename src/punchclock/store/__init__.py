@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from punchclock.models import (
     Account,
@@ -12,6 +12,7 @@ from punchclock.models import (
     ClaimedMail,
     MailRecord,
     NewAccount,
+    Organization,
     OutgoingMail,
     ProfileChanges,
     Session,
@@ -26,7 +27,8 @@ class Store(Protocol):
     """
 
     async def create_account(self, new: NewAccount) -> Account:
-        """Insert an account with its default workspace; raise EmailTaken if the email is."""
+        """Insert an account with its organization and default workspace in it, in one
+        transaction; raise EmailTaken if the email is taken."""
         ...
 
     async def account_by_email(self, email: str) -> Account | None: ...
@@ -70,7 +72,25 @@ class Store(Protocol):
         """Return how many sessions each signing key has signed that are still stored."""
         ...
 
-    async def workspaces_of(self, account_id: int) -> list[Workspace]: ...
+    async def workspaces_of(self, account_id: int) -> list[Workspace]:
+        """Return the account's workspaces, lowest id first."""
+        ...
+
+    async def organizations_of(self, account_id: int) -> list[Organization]:
+        """Return the account's organizations, lowest id first."""
+        ...
+
+    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
+        """Return the account's settings of `kind` (a JSON object); {} when none are stored."""
+        ...
+
+    async def merge_settings(
+        self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
+    ) -> dict[str, Any] | None:
+        """Set the keys in `changes`, keep the others, and return the whole object; None, and
+        nothing changed, if it would then hold more than `max_keys` keys. One transaction, so
+        concurrent merges neither lose keys nor pass the limit together."""
+        ...
 
     async def add_session(self, session: Session) -> None: ...
 
@@ -103,7 +123,8 @@ class Store(Protocol):
 
     async def close_account(self, account_id: int, now: int) -> None:
         """End every session, token, password and code; erase personal data, including
-        every message in the outbox addressed to the account's email, sent or not."""
+        every message in the outbox addressed to the account's email, sent or not, its
+        settings, its workspaces and its organizations."""
         ...
 
     # -- administration (`punchclock accounts`) ---------------------------------------------

@@ -13,10 +13,11 @@ of hanging, and the first requests after it comes back reconnect by themselves.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
@@ -26,6 +27,7 @@ from punchclock.models import (
     ClaimedMail,
     MailRecord,
     NewAccount,
+    Organization,
     OutgoingMail,
     ProfileChanges,
     Session,
@@ -34,7 +36,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import EMAIL_INDEX, POSTGRES, profile_update
-from punchclock.store.rows import search_pattern, session_from
+from punchclock.store.rows import search_pattern, session_from, settings_from
 
 T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
@@ -164,8 +166,11 @@ class PostgresStore:
                 new.timezone,
                 new.now,
             )
+            organization_id = await db.fetchval(
+                Q.insert_organization, account_id, new.organization_name, new.now
+            )
             workspace_id = await db.fetchval(
-                Q.insert_workspace, account_id, new.workspace_name, new.now
+                Q.insert_workspace, account_id, organization_id, new.workspace_name, new.now
             )
             await db.execute(Q.set_default_workspace, account_id, workspace_id)
             return await _account_by_id(db, account_id)
@@ -209,6 +214,29 @@ class PostgresStore:
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
         return [Workspace(*row) for row in await self._fetch(Q.workspaces_of, account_id)]
+
+    async def organizations_of(self, account_id: int) -> list[Organization]:
+        rows = await self._fetch(Q.organizations_of, account_id)
+        return [Organization(*row) for row in rows]
+
+    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
+        row = await self._fetchrow(Q.settings_of, account_id, kind)
+        return settings_from(row[0] if row else None)
+
+    async def merge_settings(
+        self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
+    ) -> dict[str, Any] | None:
+        async def tx(db: Connection) -> dict[str, Any] | None:
+            await db.execute(Q.create_settings, account_id, kind)
+            # the row lock: concurrent merges take turns, so none loses keys or passes the limit
+            data = await db.fetchval(f"{Q.settings_of} FOR UPDATE", account_id, kind)
+            merged = {**settings_from(data), **changes}
+            if len(merged) > max_keys:
+                return None
+            await db.execute(Q.set_settings, account_id, kind, msgspec.json.encode(merged).decode())
+            return merged
+
+        return await self._transact(tx)
 
     async def add_session(self, session: Session) -> None:
         await self._count(
@@ -270,6 +298,8 @@ class PostgresStore:
                 Q.delete_reset_codes_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
+                Q.close_organizations,
+                Q.close_settings,
             ):
                 await db.execute(statement, account_id)
             await db.execute(Q.close_tombstone, account_id, now)

@@ -14,10 +14,12 @@ import re
 from punchclock.models import ProfileChanges
 from punchclock.store.rows import (
     MAIL_RECORD_COLUMNS,
+    ORGANIZATION_COLUMNS,
     OVERVIEW_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
     USABLE,
+    WORKSPACE_COLUMNS,
 )
 
 _DUE_MAIL = (
@@ -55,16 +57,29 @@ class Statements:
         "created_at, updated_at, authorization_updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9) RETURNING id"
     )
-    insert_workspace: str = (
-        "INSERT INTO workspaces (owner_id, name, created_at, updated_at) "
+    insert_organization: str = (
+        "INSERT INTO organizations (owner_id, name, created_at, updated_at) "
         "VALUES ($1, $2, $3, $3) RETURNING id"
+    )
+    insert_workspace: str = (
+        "INSERT INTO workspaces (owner_id, organization_id, name, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $4) RETURNING id"
     )
     set_default_workspace: str = "UPDATE accounts SET default_workspace_id = $2 WHERE id = $1"
     workspace_of: str = "SELECT 1 FROM workspaces WHERE id = $1 AND owner_id = $2"
     workspaces_of: str = (
-        "SELECT id, owner_id, name, created_at, updated_at FROM workspaces "
-        "WHERE owner_id = $1 ORDER BY id"
+        f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE owner_id = $1 ORDER BY id"
     )
+    organizations_of: str = (
+        f"SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE owner_id = $1 ORDER BY id"
+    )
+    settings_of: str = "SELECT data FROM account_settings WHERE account_id = $1 AND kind = $2"
+    # the row first, so that a merge has one to lock even the first time (PostgreSQL)
+    create_settings: str = (
+        "INSERT INTO account_settings (account_id, kind, data) VALUES ($1, $2, '{}') "
+        "ON CONFLICT (account_id, kind) DO NOTHING"
+    )
+    set_settings: str = "UPDATE account_settings SET data = $3 WHERE account_id = $1 AND kind = $2"
     # only forwards: a late touch from another worker never moves a session's use back
     touch_session: str = (
         "UPDATE sessions SET last_used_at = $2 WHERE jti = $1 AND last_used_at < $2"
@@ -106,6 +121,8 @@ class Statements:
     )
     close_default_workspace: str = "UPDATE accounts SET default_workspace_id = NULL WHERE id = $1"
     close_workspaces: str = "DELETE FROM workspaces WHERE owner_id = $1"
+    close_organizations: str = "DELETE FROM organizations WHERE owner_id = $1"
+    close_settings: str = "DELETE FROM account_settings WHERE account_id = $1"
     # the row stays as an anonymous tombstone: ids are never reused
     close_tombstone: str = (
         "UPDATE accounts SET email = NULL, email_key = NULL, fullname = '', "

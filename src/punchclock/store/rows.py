@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
+
 from punchclock.models import Session
 
 # In the order of the Account, Session and MailRecord fields: a row unpacks into the record.
@@ -34,6 +36,8 @@ def search_pattern(text: str) -> str:
 SESSION_COLUMNS = (
     "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
 )
+WORKSPACE_COLUMNS = "id, owner_id, organization_id, name, created_at, updated_at"
+ORGANIZATION_COLUMNS = "id, owner_id, name, created_at, updated_at"
 MAIL_RECORD_COLUMNS = (
     "id, recipient, subject, state, attempts, created_at, queued_at, next_attempt_at, "
     "sent_at, last_error"
@@ -55,3 +59,8 @@ def session_from(row: Iterable[Any]) -> Session:
         user_agent=user_agent,
         ip=ip,
     )
+
+
+def settings_from(data: str | None) -> dict[str, Any]:
+    """Return the JSON object an account_settings row holds; {} for no row."""
+    return {} if data is None else msgspec.json.decode(data, type=dict[str, Any])

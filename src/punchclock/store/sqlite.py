@@ -17,10 +17,12 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+
+import msgspec
 
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
@@ -30,6 +32,7 @@ from punchclock.models import (
     ClaimedMail,
     MailRecord,
     NewAccount,
+    Organization,
     OutgoingMail,
     ProfileChanges,
     Session,
@@ -38,7 +41,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import SQLITE, SQLITE_EMAIL_TAKEN, profile_update
-from punchclock.store.rows import search_pattern, session_from
+from punchclock.store.rows import search_pattern, session_from, settings_from
 
 Q = SQLITE  # every statement, with SQLite's placeholders (store/queries.py)
 
@@ -108,8 +111,11 @@ class SQLiteStore:
                     new.now,
                 ),
             ).fetchone()[0]
+            organization_id = db.execute(
+                Q.insert_organization, (account_id, new.organization_name, new.now)
+            ).fetchone()[0]
             workspace_id = db.execute(
-                Q.insert_workspace, (account_id, new.workspace_name, new.now)
+                Q.insert_workspace, (account_id, organization_id, new.workspace_name, new.now)
             ).fetchone()[0]
             db.execute(Q.set_default_workspace, (account_id, workspace_id))
             return _account_by_id(db, account_id)
@@ -151,6 +157,28 @@ class SQLiteStore:
 
     async def workspaces_of(self, account_id: int) -> list[Workspace]:
         return [Workspace(*row) for row in self._all(Q.workspaces_of, account_id)]
+
+    async def organizations_of(self, account_id: int) -> list[Organization]:
+        return [Organization(*row) for row in self._all(Q.organizations_of, account_id)]
+
+    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
+        row = self._one(Q.settings_of, account_id, kind)
+        return settings_from(row[0] if row else None)
+
+    async def merge_settings(
+        self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
+    ) -> dict[str, Any] | None:
+        def tx(db: sqlite3.Connection) -> dict[str, Any] | None:
+            db.execute(Q.create_settings, (account_id, kind))
+            row = db.execute(Q.settings_of, (account_id, kind)).fetchone()
+            merged = {**settings_from(row[0]), **changes}
+            if len(merged) > max_keys:
+                return None
+            encoded = msgspec.json.encode(merged).decode()
+            db.execute(Q.set_settings, (account_id, kind, encoded))
+            return merged
+
+        return await self._transact(tx)
 
     async def add_session(self, session: Session) -> None:
         await self._count(
@@ -215,6 +243,8 @@ class SQLiteStore:
                 Q.delete_reset_codes_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
+                Q.close_organizations,
+                Q.close_settings,
             ):
                 db.execute(statement, (account_id,))
             db.execute(Q.close_tombstone, (account_id, now))

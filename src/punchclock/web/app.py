@@ -28,6 +28,7 @@ from punchclock.services.credentials import Credentials
 from punchclock.services.health import Health
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
+from punchclock.services.workspaces import Workspaces
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
@@ -40,6 +41,7 @@ from punchclock.web.auth import Clients
 from punchclock.web.logs import AccessLog
 from punchclock.web.metered import AnswerMeter
 from punchclock.web.routes import Api
+from punchclock.web.startup_routes import StartupApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
@@ -167,6 +169,7 @@ def build_services(
         sessions=sessions,
         resets=resets,
         accounts=accounts,
+        workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
         background=background,
@@ -270,7 +273,7 @@ def app_for(settings: Settings, parts: Parts) -> App:
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
     )
-    routes = api.routes()
+    routes = [*api.routes(), *StartupApi(parts.services.workspaces, api.authenticate).routes()]
     access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
     meter = AnswerMeter(parts.metrics, routes) if parts.metrics is not None else None
 

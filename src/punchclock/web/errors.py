@@ -16,6 +16,7 @@ from punchclock.errors import (
     EmailTaken,
     InvalidCredentials,
     InvalidInput,
+    NotFound,
     Overloaded,
     PasswordRejected,
     PunchclockError,
@@ -39,6 +40,7 @@ STATUS: dict[type[PunchclockError], int] = {
     Overloaded: 503,
     StoreUnavailable: 503,
     SessionNotFound: 404,
+    NotFound: 404,
     CrossSiteRequest: 403,
     Throttled: 429,
 }

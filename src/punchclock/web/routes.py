@@ -54,6 +54,8 @@ async def read_json(request: Request, shape: type[T]) -> T:
         return msgspec.json.decode(await read_body(request), type=shape)
     except msgspec.DecodeError as e:  # ValidationError is a DecodeError
         raise InvalidInput(f"Invalid request body: {e}") from None
+    except RecursionError:  # msgspec's answer to arrays nested thousands deep, not a DecodeError
+        raise InvalidInput("Invalid request body: nested too deeply") from None
 
 
 class Api:
