@@ -49,6 +49,18 @@ class CurrentPasswordInvalid(PunchclockError):
     message = "Current password is not valid"
 
 
+class EmailChangeNeedsPassword(PunchclockError):
+    """A new email address was asked for without the current password."""
+
+    message = "Current password must be present to change email"
+
+
+class EmailChangeLinkInvalid(PunchclockError):
+    """An email change's confirm or undo code is unknown, used or expired."""
+
+    message = "Email change link is invalid or has expired"
+
+
 class ResetCodeInvalid(PunchclockError):
     code = "reset_code_invalid"
     message = "Password reset code is invalid or has expired"

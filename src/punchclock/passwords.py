@@ -45,6 +45,10 @@ def check_policy(password: str, *, min_length: int, context: Iterable[str] = ())
     regard to case, as are the service's own names.
     """
     normalized = normalize(password)
+    if not normalized.strip():
+        # spaces of any kind are fine inside a password, but a password of nothing else is
+        # the first thing a guesser tries and a paste accident (ASVS 5 V6.2.4)
+        raise PasswordRejected("Password must not be only spaces")
     length = len(normalized)  # one code point counts as one character
     if length < min_length:
         raise PasswordRejected(f"Password must be at least {min_length} characters")

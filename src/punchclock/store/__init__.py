@@ -123,8 +123,9 @@ class Store(Protocol):
 
     async def close_account(self, account_id: int, now: int) -> None:
         """End every session, token, password and code; erase personal data, including
-        every message in the outbox addressed to the account's email, sent or not, its
-        settings, its workspaces and its organizations."""
+        every message in the outbox queued for the account (to any address it had or
+        asked for) or addressed to its email, sent or not, its settings, its workspaces
+        and its organizations."""
         ...
 
     # -- administration (`punchclock accounts`) ---------------------------------------------
@@ -146,11 +147,18 @@ class Store(Protocol):
         its email stays taken) or enable it again."""
         ...
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         """Store a reset code for the account and queue the message that tells it, in one
-        transaction (see enqueue_mail); any earlier code stops working."""
+        transaction (see enqueue_mail). Earlier codes stay live: only the newest `keep`
+        are kept. Using any of them, or a new password or address, ends them all."""
         ...
 
     async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
@@ -164,6 +172,57 @@ class Store(Protocol):
         same transaction); None, and nothing done, if the code is not live."""
         ...
 
+    # -- email changes (issue 11): a new address is taken only once a link mailed to it is
+    # followed; the old address is then told, with a link that undoes the change. Both
+    # links' codes are kept as HMACs only; a new password ends a pending change.
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        """Record a pending change to `email`, ending any earlier one of the account, and
+        queue `message` (which carries its confirmation code) in the same transaction."""
+        ...
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        """Return the account and address of a live "confirm" or "undo" code, unused."""
+        ...
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        """Use a live confirmation code once: the account takes its address (EmailTaken if
+        another account has it by now), its reset codes end, an undo code for the old
+        address is stored and `notice` queued. None, and nothing done, if not live."""
+        ...
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        """Use a live undo code once: restore its address (EmailTaken if another account has
+        it by now), end every session, pending change and reset code, replace the API
+        token, store a new reset code and queue its message. None if not live."""
+        ...
+
     # -- the outbox ------------------------------------------------------------------------
     # A message is `queued` until a sender delivers it (`sent`) or gives up on it (`dead`).
     # To send, a sender claims a batch: it writes its own random claim_token and a lease
@@ -173,7 +232,7 @@ class Store(Protocol):
 
     async def enqueue_mail(self, message: OutgoingMail) -> None:
         """Queue a message: state queued, attempts 0, queued_at and next_attempt_at set to
-        its created_at, no lease. Methods that cause mail (replace_reset_code) do the same
+        its created_at, no lease. Methods that cause mail (add_reset_code) do the same
         inside their own transaction."""
         ...
 
@@ -226,6 +285,10 @@ class Store(Protocol):
         """Queue a dead message again: state queued, attempts 0, queued_at and
         next_attempt_at = now, no lease; last_error stays until the next outcome.
         False if there is no dead message with that id."""
+        ...
+
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        """Return those of `ids` still in the outbox (the file mailer deletes the others)."""
         ...
 
     async def delete_old_mail(self, before: int) -> int:

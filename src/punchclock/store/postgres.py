@@ -277,7 +277,7 @@ class PostgresStore:
                 await _set_password(db, account_id, password_hash, now)
                 await db.execute(Q.delete_sessions_but, account_id, keep_jti)
             for notice in notices:
-                await _enqueue(db, notice)
+                await _enqueue(db, notice, account_id)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
@@ -296,6 +296,7 @@ class PostgresStore:
                 Q.close_mail,
                 Q.delete_sessions_of,
                 Q.delete_reset_codes_of,
+                Q.delete_email_changes_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
                 Q.close_organizations,
@@ -306,12 +307,19 @@ class PostgresStore:
 
         await self._transact(tx)
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         async def tx(db: Connection) -> None:
-            await db.execute(Q.replace_reset_code, code_lookup, account_id, expires_at, now)
-            await _enqueue(db, message)
+            await db.execute(Q.add_reset_code, code_lookup, account_id, expires_at, now)
+            await db.execute(Q.trim_reset_codes, account_id, now, keep)
+            await _enqueue(db, message, account_id)
 
         await self._transact(tx)
 
@@ -328,7 +336,81 @@ class PostgresStore:
             await _set_password(db, account_id, password_hash, now)
             await db.execute(Q.delete_sessions_of, account_id)
             if notice is not None:
-                await _enqueue(db, notice)
+                await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    # -- email changes ---------------------------------------------------------------------
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        async def tx(db: Connection) -> None:
+            await db.execute(Q.delete_email_confirms_of, account_id)
+            await db.execute(
+                Q.add_email_change, code_lookup, account_id, "confirm", email, expires_at, now
+            )
+            await _enqueue(db, message, account_id)
+
+        await self._transact(tx)
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        row = await self._fetchrow(Q.account_by_email_change, code_lookup, kind, now)
+        return None if row is None else (Account(*row[:-1]), row[-1])
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            row = await db.fetchrow(Q.use_email_change, code_lookup, "confirm", now)
+            if row is None:
+                return None
+            account_id, email = row
+            old = (await _account_by_id(db, account_id)).email
+            await _set_email(db, account_id, email, now)
+            await db.execute(
+                Q.add_email_change, undo_lookup, account_id, "undo", old, undo_expires_at, now
+            )
+            await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            row = await db.fetchrow(Q.use_email_change, code_lookup, "undo", now)
+            if row is None:
+                return None
+            account_id, email = row
+            await _set_email(db, account_id, email, now)
+            await db.execute(Q.delete_email_changes_of, account_id)
+            await db.execute(Q.delete_sessions_of, account_id)
+            await db.execute(Q.replace_api_token, account_id, token_lookup, token_sealed)
+            await db.execute(Q.add_reset_code, reset_lookup, account_id, reset_expires_at, now)
+            await _enqueue(db, reset_message, account_id)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
@@ -363,6 +445,9 @@ class PostgresStore:
 
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         return await self._returned(Q.retry_mail, mail_id, now)
+
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._fetch(Q.existing_mail, list(ids))}
 
     async def delete_old_mail(self, before: int) -> int:
         return await self._count(Q.delete_old_mail, before)
@@ -504,7 +589,7 @@ async def _renumbered(db: Connection, version: int) -> int:
     return version
 
 
-async def _enqueue(db: Connection, message: OutgoingMail) -> None:
+async def _enqueue(db: Connection, message: OutgoingMail, account_id: int | None = None) -> None:
     await db.execute(
         Q.enqueue_mail,
         message.id,
@@ -512,7 +597,14 @@ async def _enqueue(db: Connection, message: OutgoingMail) -> None:
         message.subject,
         message.sealed,
         message.created_at,
+        account_id,
     )
+
+
+async def _set_email(db: Connection, account_id: int, email: str, now: int) -> None:
+    """Give the account an address; the codes sent to the one before stop working."""
+    await db.execute(Q.set_email, account_id, email, email.lower(), now)
+    await db.execute(Q.delete_reset_codes_of, account_id)
 
 
 async def _account_by_id(db: Connection, account_id: int) -> Account:
@@ -524,6 +616,7 @@ async def _account_by_id(db: Connection, account_id: int) -> Account:
 async def _set_password(db: Connection, account_id: int, password_hash: str, now: int) -> None:
     await db.execute(Q.set_password, account_id, password_hash, now)
     await db.execute(Q.delete_reset_codes_of, account_id)
+    await db.execute(Q.delete_email_confirms_of, account_id)
 
 
 def _changed(status: str) -> int:

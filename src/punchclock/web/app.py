@@ -12,7 +12,7 @@ from typing import Any
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
-from punchclock.mail import Mailer, mailer_for
+from punchclock.mail import FileMailer, Mailer, mailer_for
 from punchclock.metrics import Metrics
 from punchclock.notices import Notices
 from punchclock.outbox import OutboxSender, Tally
@@ -25,6 +25,7 @@ from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
+from punchclock.services.email_changes import EmailChanges
 from punchclock.services.health import Health
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
@@ -101,10 +102,13 @@ def build_services(
     else:
         ring = KeyDirectory(settings.data_dir, today).ring
         store = store or SQLiteStore(settings.database_path)
+    mailer = mailer or mailer_for(settings)
+    if isinstance(mailer, FileMailer):
+        on_start.append(_announcing(mailer))
     metrics = Metrics() if settings.metrics_addr else None
     sender = OutboxSender(
         store,
-        mailer or mailer_for(settings),
+        mailer,
         secrets,
         sender=settings.mail_from,
         max_age=settings.mail_max_age,
@@ -142,6 +146,7 @@ def build_services(
         background,
         clock,
         idle_timeout=settings.session_idle_timeout,
+        devices=secrets.device_cookie,
     )
     credentials = Credentials(
         store,
@@ -153,6 +158,9 @@ def build_services(
         clock,
         password_min_length=settings.password_min_length,
     )
+    email_changes = EmailChanges(
+        store, credentials, notices, audit, attempts, background=background, clock=clock
+    )
     resets = Resets(
         store,
         credentials,
@@ -163,11 +171,23 @@ def build_services(
         background=background,
         clock=clock,
     )
-    accounts = Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock)
+    accounts = Accounts(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        email_changes,
+        background=background,
+        clock=clock,
+        mail_erased=sender.erase_copies,
+    )
     services = Services(
         credentials=credentials,
         sessions=sessions,
         resets=resets,
+        email_changes=email_changes,
         accounts=accounts,
         workspaces=Workspaces(store, clock),
         attempts=attempts,
@@ -223,6 +243,13 @@ async def sample(
         await asyncio.sleep(every)
 
 
+def _announcing(mailer: FileMailer) -> Callable[[], Awaitable[None]]:
+    async def announce() -> None:
+        mailer.announce()
+
+    return announce
+
+
 def create_app(
     settings: Settings,
     *,
@@ -272,6 +299,7 @@ def app_for(settings: Settings, parts: Parts) -> App:
         parts.services,
         trusted_origins={settings.public_origin, *settings.allowed_origins},
         clients=Clients(settings.trusted_proxies),
+        public_url=settings.public_url,
     )
     routes = [*api.routes(), *StartupApi(parts.services.workspaces, api.authenticate).routes()]
     access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
@@ -287,6 +315,7 @@ def app_for(settings: Settings, parts: Parts) -> App:
         on_startup=startup,
         on_shutdown=stop,
         drain=drain,
+        guard=api.guard,
         access_log=access_log,
         meter=meter,
     )

@@ -82,10 +82,13 @@ class App:
         on_startup: Callable[[], Awaitable[None]] = _nothing,
         on_shutdown: Callable[[], Awaitable[None]] = _nothing,
         drain: Callable[[], Awaitable[None]] = _nothing,
+        guard: Callable[[Request], None] | None = None,
         access_log: AccessLog | None = None,
         meter: AnswerMeter | None = None,
     ) -> None:
         self.routes = routes
+        # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
+        self._guard = guard or (lambda request: None)
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._drain = drain
@@ -109,7 +112,10 @@ class App:
             meter = self._meter
             started = time.perf_counter() if meter is not None else 0.0
             try:
-                response = await self._handler(scope)(Request(scope, receive))
+                handler = self._handler(scope)
+                request = Request(scope, receive)
+                self._guard(request)
+                response = await handler(request)
             except Exception as e:  # every error, expected or not, gets a JSON answer
                 response = response_for(e)
             headers = response.raw_headers
