@@ -99,6 +99,8 @@ class Settings:
     # proxies whose X-Forwarded-For is believed; none: the socket's peer is the client
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     access_log: bool = True  # a line on stdout for every answer, as uvicorn's access log
+    # where Prometheus metrics are served (host, port); None: no metrics at all
+    metrics_addr: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,6 +172,7 @@ class Settings:
             ),
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
             access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
+            metrics_addr=_listen_address(env.get("PUNCHCLOCK_METRICS_ADDR") or None),
         )
 
     @property
@@ -234,6 +237,22 @@ def _redis_url(url: str | None) -> str | None:
     except ValueError:
         raise ConfigError(f"PUNCHCLOCK_REDIS_URL has an invalid port: {url!r}") from None
     return url
+
+
+def _listen_address(value: str | None) -> tuple[str, int] | None:
+    """Parse host:port ([::1]:9464 for IPv6) for PUNCHCLOCK_METRICS_ADDR."""
+    if value is None:
+        return None
+    host, colon, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isascii() or not port.isdigit():
+        raise ConfigError(
+            f"PUNCHCLOCK_METRICS_ADDR must be host:port, such as 127.0.0.1:9464 or "
+            f"[::1]:9464; got {value!r}"
+        )
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"PUNCHCLOCK_METRICS_ADDR has an invalid port: {value!r}")
+    return host, int(port)
 
 
 def _key_prefix(prefix: str) -> str:

@@ -76,6 +76,20 @@ class SessionNotFound(PunchclockError):
     message = "Session not found"
 
 
+class AccountNotFound(PunchclockError):
+    """No account has that email (an operator's command: nothing to hide from them)."""
+
+    code = "account_not_found"
+    message = "no account has that email"
+
+
+class AccountDisabled(PunchclockError):
+    """The account is disabled: what was asked needs it enabled."""
+
+    code = "account_disabled"
+    message = "the account is disabled; `punchclock accounts enable` it first"
+
+
 class NotFound(PunchclockError):
     """No such thing of the caller's: another account's is not found either (no enumeration)."""
 

@@ -78,7 +78,9 @@ class OutboxSender:
         retry_base: float = RETRY_BASE,
         retry_cap: float = RETRY_CAP,
         interval: float = INTERVAL,
+        observe: Callable[[Tally], None] | None = None,
     ) -> None:
+        self._observe = observe  # told what each pass did (metrics), when set
         self._store = store
         self._mailer = mailer
         self._box = secrets_box
@@ -140,6 +142,8 @@ class OutboxSender:
                     setattr(tally, outcome, getattr(tally, outcome) + 1)
                 if len(batch) < self._batch:
                     break
+        if self._observe is not None and (tally.sent or tally.retrying or tally.dead):
+            self._observe(tally)
         return tally
 
     def start(self) -> None:

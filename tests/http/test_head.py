@@ -16,6 +16,8 @@ GET_PATHS = [
     "/api/sessions",
     "/.well-known/jwks.json",
     "/api/openapi.json",
+    "/health/live",
+    "/health/ready",
     "/email/confirm/" + "A" * 43,  # the links in email-change mails: a page, the code unused
     "/email/undo/" + "A" * 43,
     # what Toggl clients call after /me (issue 13)

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the package's face imports no service: each module imports what it uses
     from punchclock.services.accounts import Accounts
+    from punchclock.services.administration import Administration
     from punchclock.services.attempts import Attempts
     from punchclock.services.audit import Audit
     from punchclock.services.background import Background
     from punchclock.services.credentials import Credentials
     from punchclock.services.email_changes import EmailChanges
+    from punchclock.services.health import Health
     from punchclock.services.resets import Resets
     from punchclock.services.sessions import Sessions
     from punchclock.services.workspaces import Workspaces
@@ -35,3 +37,5 @@ class Services:
     attempts: Attempts
     audit: Audit
     background: Background
+    health: Health
+    administration: Administration

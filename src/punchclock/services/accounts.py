@@ -80,9 +80,18 @@ class Accounts:
         self._credentials.check_policy(form.password, passwords.context_words(email, fullname))
         await self._attempts.sign_up(client)
         password_hash = await self._credentials.hash_password(form.password)
+        account = await self.add_account(email, fullname, timezone, password_hash)
+        self._audit.record("sign_up", account.id, client)
+        return account, await self._sessions.start_session(account, form.remember_me, client)
+
+    async def add_account(
+        self, email: str, fullname: str, timezone: str, password_hash: str
+    ) -> Account:
+        """Store a new account with its workspace and API token (fields already checked);
+        raise EmailTaken if the email is, by any account that is not closed."""
         accounts_id = new_accounts_id()
         token = self._credentials.new_api_token(accounts_id)
-        account = await self._store.create_account(
+        return await self._store.create_account(
             NewAccount(
                 accounts_id=accounts_id,
                 email=email,
@@ -96,8 +105,6 @@ class Accounts:
                 now=self._clock.now(),
             )
         )
-        self._audit.record("sign_up", account.id, client)
-        return account, await self._sessions.start_session(account, form.remember_me, client)
 
     async def close_account(
         self,
@@ -113,8 +120,14 @@ class Accounts:
         """
         if current_password is not None:
             await self._credentials.check_current_password(auth.account, current_password, client)
-        await self._store.close_account(auth.account.id, self._clock.now())
-        self._audit.record("account_closed", auth.account.id, client)
+        await self.erase_account(auth.account.id, client)
+
+    async def erase_account(
+        self, account_id: int, client: ClientInfo | None = None, detail: str | None = None
+    ) -> None:
+        """Close the account: what closing it does, whoever asks (its owner, an operator)."""
+        await self._store.close_account(account_id, self._clock.now())
+        self._audit.record("account_closed", account_id, client, detail)
         if self._mail_erased is not None:
             # the outbox forgot every message to the account's addresses: so must any copy
             # the mailer kept (the file mailer's .eml files)

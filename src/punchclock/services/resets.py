@@ -116,6 +116,10 @@ class Resets:
             return
         if not await self._attempts.reset_mail(email):
             return  # the inbox already holds the last few codes, all of them live
+        await self.send_reset_code(account)
+
+    async def send_reset_code(self, account: Account) -> None:
+        """Queue a new reset code to the account's address (earlier ones stay live)."""
         code = new_reset_code()
         now = self._clock.now()
         expires_at = now + self._notices.reset_code_ttl * 1_000_000

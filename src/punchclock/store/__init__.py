@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -125,6 +126,25 @@ class Store(Protocol):
         every message in the outbox queued for the account (to any address it had or
         asked for) or addressed to its email, sent or not, its settings, its workspaces
         and its organizations."""
+        ...
+
+    # -- administration (`punchclock accounts`) ---------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        """Return what an operator sees of the account with that email, disabled or not
+        (never a closed one); its live sessions are those not expired at `now`."""
+        ...
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        """Return up to `limit` accounts (not closed), oldest first; with `search`, only
+        those whose email or name holds it, in any case."""
+        ...
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        """Disable the account (every credential refused; its sessions and reset code end,
+        its email stays taken) or enable it again."""
         ...
 
     async def add_reset_code(
@@ -257,6 +277,10 @@ class Store(Protocol):
         """
         ...
 
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        """Return how many messages are queued and when the oldest was queued (None: none)."""
+        ...
+
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         """Queue a dead message again: state queued, attempts 0, queued_at and
         next_attempt_at = now, no lease; last_error stays until the next outcome.
@@ -293,6 +317,16 @@ class Store(Protocol):
 
     async def delete_events_before(self, at: int) -> int:
         """Remove the events recorded before `at`; return how many."""
+        ...
+
+    # -- health --------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Answer a trivial query, or raise StoreUnavailable: what a readiness probe asks."""
+        ...
+
+    async def schema_is_current(self) -> bool:
+        """Tell whether the schema is at the newest version this code knows."""
         ...
 
     async def close(self) -> None: ...

@@ -22,6 +22,7 @@ import msgspec
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -35,7 +36,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import EMAIL_INDEX, POSTGRES, profile_update
-from punchclock.store.rows import session_from, settings_from
+from punchclock.store.rows import search_pattern, session_from, settings_from
 
 T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
@@ -47,6 +48,7 @@ COMMAND_TIMEOUT = 5.0  # seconds a statement may run
 # request answers 503. asyncpg's own timeouts leave gaps: after a statement times out on
 # a dead network, cancelling it and returning the connection can take as long again.
 DEADLINE = 5.0
+PING_DEADLINE = 1.0  # seconds a readiness probe waits for the database
 MIGRATION_TIMEOUT = 3600.0  # seconds a migration step may run
 
 Q = POSTGRES  # every statement (store/queries.py)
@@ -502,6 +504,46 @@ class PostgresStore:
 
     async def delete_events_before(self, at: int) -> int:
         return await self._count(Q.delete_events_before, at)
+
+    # -- administration and health ---------------------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = await self._fetchrow(Q.account_overview, now, email.lower())
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = await self._fetch(Q.list_accounts, now, search_pattern(search or ""), limit)
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        async def tx(db: Connection) -> None:
+            if not disabled:
+                await db.execute(Q.enable_account, account_id, now)
+                return
+            await db.execute(Q.disable_account, account_id, now)
+            await db.execute(Q.delete_sessions_of, account_id)
+            await db.execute(Q.delete_reset_codes_of, account_id)
+
+        await self._transact(tx)
+
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        row = await self._fetchrow(Q.outbox_backlog)
+        assert row is not None
+        return row[0], row[1]
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.fetchval(Q.ping), deadline=PING_DEADLINE)
+
+    async def schema_is_current(self) -> bool:
+        try:
+            version = await self._run(
+                lambda db: db.fetchval("SELECT coalesce(max(version), 0) FROM punchclock_schema")
+            )
+        except asyncpg.UndefinedTableError:  # never migrated
+            return False
+        return bool(version == len(load_migrations("postgres")))
 
     async def close(self) -> None:
         if self._pool is not None:

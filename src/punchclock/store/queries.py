@@ -17,8 +17,10 @@ from punchclock.store.rows import (
     ACCOUNT_COLUMNS,
     MAIL_RECORD_COLUMNS,
     ORGANIZATION_COLUMNS,
+    OVERVIEW_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
+    USABLE,
     WORKSPACE_COLUMNS,
 )
 
@@ -39,24 +41,23 @@ SQLITE_EMAIL_TAKEN = "UNIQUE constraint failed: accounts.email_key"
 @dataclasses.dataclass(frozen=True, slots=True)
 class Statements:
     account_by_id: str = f"{SELECT_ACCOUNT} WHERE a.id = $1"
-    account_by_email: str = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
-    account_by_token: str = (
-        f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND a.closed_at IS NULL"
-    )
+    # a credential never finds a closed or disabled account (USABLE)
+    account_by_email: str = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND {USABLE}"
+    account_by_token: str = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND {USABLE}"
     account_by_session: str = (
         f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
         "WHERE s.jti = $1 AND s.expires_at > $2 AND s.last_used_at >= $3 AND a.accounts_id = $4 "
-        "AND a.closed_at IS NULL"
+        f"AND {USABLE}"
     )
     account_by_reset_code: str = (
         f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
-        "WHERE r.code_lookup = $1 AND r.expires_at > $2 AND a.closed_at IS NULL"
+        f"WHERE r.code_lookup = $1 AND r.expires_at > $2 AND {USABLE}"
     )
     # the account and address of a live "confirm" or "undo" code of an email change
     account_by_email_change: str = (
         f"SELECT {ACCOUNT_COLUMNS}, e.email FROM accounts a "
         "JOIN email_changes e ON e.account_id = a.id "
-        "WHERE e.code_lookup = $1 AND e.kind = $2 AND e.expires_at > $3 AND a.closed_at IS NULL"
+        f"WHERE e.code_lookup = $1 AND e.kind = $2 AND e.expires_at > $3 AND {USABLE}"
     )
     insert_account: str = (
         "INSERT INTO accounts (accounts_id, email, email_key, fullname, "
@@ -229,6 +230,24 @@ class Statements:
         "ORDER BY at DESC, id DESC LIMIT $3"
     )
     delete_events_before: str = "DELETE FROM audit_events WHERE at < $1"
+    # administration (`punchclock accounts`): disabled accounts too, never closed ones
+    account_overview: str = (
+        f"SELECT {OVERVIEW_COLUMNS.format(now='$1')} FROM accounts a "
+        "WHERE a.email_key = $2 AND a.closed_at IS NULL"
+    )
+    list_accounts: str = (
+        f"SELECT {OVERVIEW_COLUMNS.format(now='$1')} FROM accounts a "
+        "WHERE a.closed_at IS NULL "
+        "AND (a.email_key LIKE $2 ESCAPE '\\' OR lower(a.fullname) LIKE $2 ESCAPE '\\') "
+        "ORDER BY a.id LIMIT $3"
+    )
+    disable_account: str = (
+        "UPDATE accounts SET disabled_at = coalesce(disabled_at, $2), updated_at = $2, "
+        "authorization_updated_at = $2 WHERE id = $1 AND closed_at IS NULL"
+    )
+    enable_account: str = "UPDATE accounts SET disabled_at = NULL, updated_at = $2 WHERE id = $1"
+    outbox_backlog: str = "SELECT count(*), min(queued_at) FROM outbox WHERE state = 'queued'"
+    ping: str = "SELECT 1"
     # what start-up opens to find out whether the server key made the database
     newest_sealed_token: str = (
         "SELECT api_token_sealed, accounts_id FROM accounts "

@@ -28,6 +28,7 @@ import msgspec
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -41,7 +42,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import SQLITE, SQLITE_EMAIL_TAKEN, profile_update
-from punchclock.store.rows import session_from, settings_from
+from punchclock.store.rows import search_pattern, session_from, settings_from
 
 Q = SQLITE  # every statement, with SQLite's placeholders (store/queries.py)
 
@@ -422,6 +423,44 @@ class SQLiteStore:
 
     async def delete_events_before(self, at: int) -> int:
         return await self._count(Q.delete_events_before, at)
+
+    # -- administration and health ---------------------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = self._one(Q.account_overview, now, email.lower())
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = self._all(Q.list_accounts, now, search_pattern(search or ""), limit)
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if not disabled:
+                db.execute(Q.enable_account, (account_id, now))
+                return
+            db.execute(Q.disable_account, (account_id, now))
+            db.execute(Q.delete_sessions_of, (account_id,))
+            db.execute(Q.delete_reset_codes_of, (account_id,))
+
+        await self._transact(tx)
+
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        row = self._one(Q.outbox_backlog)
+        assert row is not None
+        return row[0], row[1]
+
+    async def ping(self) -> None:
+        try:
+            self._one(Q.ping)
+        except sqlite3.Error as e:
+            raise StoreUnavailable() from e
+
+    async def schema_is_current(self) -> bool:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version == len(migrations())
 
     async def close(self) -> None:
         self._writes.shutdown(wait=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -12,17 +13,20 @@ from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
 from punchclock.mail import FileMailer, Mailer, mailer_for
+from punchclock.metrics import Metrics
 from punchclock.notices import Notices
-from punchclock.outbox import OutboxSender
+from punchclock.outbox import OutboxSender, Tally
 from punchclock.passwords import PasswordHasher
 from punchclock.services import Services
 from punchclock.services.accounts import Accounts
+from punchclock.services.administration import Administration
 from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
 from punchclock.services.email_changes import EmailChanges
+from punchclock.services.health import Health
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
 from punchclock.services.workspaces import Workspaces
@@ -36,12 +40,14 @@ from punchclock.tokens import SecretBox, SessionTokens
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.logs import AccessLog
+from punchclock.web.metered import AnswerMeter
 from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
 from punchclock.web.startup_routes import StartupApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
+SAMPLE_INTERVAL = 2.0  # seconds between updates of the metrics' gauges
 
 
 class Parts:
@@ -56,7 +62,9 @@ class Parts:
         throttle: Throttle,
         secrets: SecretBox,
         clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # None: metrics are off
         self.services = services
         self.secrets = secrets  # keyed hashes under the server key (the pages' form tokens)
         self.clock = clock
@@ -102,6 +110,7 @@ def build_services(
     mailer = mailer or mailer_for(settings)
     if isinstance(mailer, FileMailer):
         on_start.append(_announcing(mailer))
+    metrics = Metrics() if settings.metrics_addr else None
     sender = OutboxSender(
         store,
         mailer,
@@ -110,6 +119,7 @@ def build_services(
         max_age=settings.mail_max_age,
         keep=settings.mail_retention,
         now=clock.now if clock is not None else None,
+        observe=_count_mail(metrics) if metrics is not None else None,
     )
     hasher = PasswordHasher(
         time_cost=settings.argon2.time_cost,
@@ -118,6 +128,7 @@ def build_services(
         workers=settings.hash_workers,
         max_pending=settings.hash_queue,
         processes=settings.hash_processes,
+        observe=_time_hashes(metrics) if metrics is not None else None,
     )
     throttle = (
         Throttle.in_redis(
@@ -155,41 +166,86 @@ def build_services(
     email_changes = EmailChanges(
         store, credentials, notices, audit, attempts, background=background, clock=clock
     )
+    resets = Resets(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        background=background,
+        clock=clock,
+    )
+    accounts = Accounts(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        email_changes,
+        background=background,
+        clock=clock,
+        mail_erased=sender.erase_copies,
+    )
     services = Services(
         credentials=credentials,
         sessions=sessions,
-        resets=Resets(
-            store,
-            credentials,
-            sessions,
-            notices,
-            audit,
-            attempts,
-            background=background,
-            clock=clock,
-        ),
+        resets=resets,
         email_changes=email_changes,
-        accounts=Accounts(
-            store,
-            credentials,
-            sessions,
-            notices,
-            audit,
-            attempts,
-            email_changes,
-            background=background,
-            clock=clock,
-            mail_erased=sender.erase_copies,
-        ),
+        accounts=accounts,
         workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
         background=background,
+        health=Health(store, hasher, ring),
+        administration=Administration(store, accounts, credentials, resets, audit, clock),
     )
-    parts = Parts(services, store, hasher, sender, throttle, secrets, clock)
+    parts = Parts(services, store, hasher, sender, throttle, secrets, clock, metrics)
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge(services, sender)]
+    if metrics is not None:
+        parts.tasks.append(lambda: sample(metrics, store, hasher))
     return parts
+
+
+def _count_mail(metrics: Metrics) -> Callable[[Tally], None]:
+    def count(tally: Tally) -> None:
+        for outcome, number in (
+            ("sent", tally.sent),
+            ("retried", tally.retrying),
+            ("dead", tally.dead),
+        ):
+            if number:
+                metrics.mail.labels(outcome).inc(number)
+
+    return count
+
+
+def _time_hashes(metrics: Metrics) -> Callable[[str, float], None]:
+    def observe(operation: str, seconds: float) -> None:
+        metrics.hash_seconds.labels(operation).observe(seconds)
+
+    return observe
+
+
+async def sample(
+    metrics: Metrics, store: Store, hasher: PasswordHasher, every: float = SAMPLE_INTERVAL
+) -> None:
+    """Set the gauges (hash queue, outbox backlog) every `every` seconds while we run."""
+    while True:
+        metrics.hash_queue.set(hasher.pending)
+        try:
+            pending, oldest = await store.outbox_backlog()
+        except StoreUnavailable:
+            pass
+        except Exception:
+            log.exception("reading the outbox's backlog for the metrics failed")
+        else:
+            metrics.mail_pending.set(pending)
+            age = 0.0 if oldest is None else max(0.0, time.time() - oldest / 1_000_000)
+            metrics.mail_oldest_age.set(age)
+        await asyncio.sleep(every)
 
 
 def _announcing(mailer: FileMailer) -> Callable[[], Awaitable[None]]:
@@ -220,6 +276,10 @@ def app_for(settings: Settings, parts: Parts) -> App:
     async def startup() -> None:
         for step in parts.on_start:
             await step()
+        try:
+            await parts.services.health.check_schema()
+        except StoreUnavailable:
+            log.warning("the database is unavailable: readiness waits for it to answer")
         loop = asyncio.get_running_loop()
         running.extend(loop.create_task(task()) for task in parts.tasks)
         parts.sender.start()
@@ -263,13 +323,22 @@ def app_for(settings: Settings, parts: Parts) -> App:
         *StartupApi(parts.services.workspaces, api.authenticate).routes(),
         *pages.routes(),
     ]
+    access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
+    meter = AnswerMeter(parts.metrics, routes) if parts.metrics is not None else None
+
+    async def stop() -> None:
+        await shutdown()
+        if meter is not None:
+            meter.flush()  # the counts of the last second
+
     return App(
         routes,
         on_startup=startup,
-        on_shutdown=shutdown,
+        on_shutdown=stop,
         drain=drain,
         guard=api.guard,
-        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
+        access_log=access_log,
+        meter=meter,
     )
 
 

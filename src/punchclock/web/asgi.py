@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,6 +21,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from punchclock.web.errors import response_for
 from punchclock.web.logs import AccessLog
+
+if TYPE_CHECKING:
+    from punchclock.web.metered import AnswerMeter
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -79,6 +84,7 @@ class App:
         drain: Callable[[], Awaitable[None]] = _nothing,
         guard: Callable[[Request], None] | None = None,
         access_log: AccessLog | None = None,
+        meter: AnswerMeter | None = None,
     ) -> None:
         self.routes = routes
         # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
@@ -87,6 +93,7 @@ class App:
         self._on_shutdown = on_shutdown
         self._drain = drain
         self._access_log = access_log
+        self._meter = meter  # Prometheus series (PUNCHCLOCK_METRICS_ADDR); None: off
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -102,6 +109,8 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            meter = self._meter
+            started = time.perf_counter() if meter is not None else 0.0
             try:
                 handler = self._handler(scope)
                 request = Request(scope, receive)
@@ -116,6 +125,8 @@ class App:
             headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
             if self._access_log is not None:
                 self._access_log.record(scope, response.status_code)
+            if meter is not None:
+                meter.record(scope, response, time.perf_counter() - started)
             if scope["method"] == "HEAD":
                 send = _without_body(send)
             await response(scope, receive, send)

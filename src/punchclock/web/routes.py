@@ -32,6 +32,7 @@ from punchclock.web.errors import JSON, BodyTooLarge, UnsupportedMediaType
 
 MAX_BODY = 64 * 1024  # bytes
 T = TypeVar("T")
+_LIVE = msgspec.json.encode("OK")
 
 
 def json_response(value: object, status: int = 200) -> Response:
@@ -95,6 +96,7 @@ class Api:
         self.resets = services.resets
         self.email_changes = services.email_changes
         self.accounts = services.accounts
+        self.health = services.health
         self.public_url = public_url  # where the links in mails point
         self.client = clients or Clients()
         self.authenticate = Authenticator(services.credentials, services.attempts, self.client)
@@ -129,6 +131,8 @@ class Api:
             Route("POST", "/api/v9/me/reset_token", self.reset_token),
             Route("GET", "/.well-known/jwks.json", self.jwks),
             Route("GET", "/api/openapi.json", self.openapi),
+            Route("GET", "/health/live", self.live),
+            Route("GET", "/health/ready", self.ready),
         ]
 
     async def sign_up(self, request: Request) -> Response:
@@ -185,6 +189,13 @@ class Api:
         # refused here at once regardless
         response.headers["cache-control"] = "public, max-age=300"
         return response
+
+    async def live(self, request: Request) -> Response:
+        return Response(_LIVE, media_type=JSON)
+
+    async def ready(self, request: Request) -> Response:
+        problems = await self.health.problems()
+        return json_response(problems, 503 if problems else 200)
 
     async def openapi(self, request: Request) -> Response:
         return Response(_openapi_document(), media_type=JSON)
