@@ -14,6 +14,7 @@ ORDER = (  # rows of the table, in the order the scenarios are told
     "baseline_old",
     "me_token",
     "me_cookie",
+    "login_page",
     "me_password",
     "me_wrong_token",
     "me_token_access_log_on",
@@ -70,6 +71,7 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
         ("me_cookie", "/me by session cookie", 0.35),
         ("me_password", "/me by email:password, repeat caller", 0.30),
         ("me_wrong_token", "403 on a wrong token", 0.50),
+        ("login_page", "GET /login, a server-rendered page", 0.25),
         ("me_token_postgres", "/me by API token on PostgreSQL", 0.20),
     ):
         if key in scenarios and base:

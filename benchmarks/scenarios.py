@@ -25,7 +25,7 @@ from benchmarks import BenchError, forward_auth, hashing, seeding, servers, wrk
 from benchmarks.servers import Server
 
 # what --scenarios may choose; the baseline always runs; postgres needs a --postgres-url
-GROUPS = ("me", "logins", "scale", "postgres", forward_auth.GROUP)
+GROUPS = ("me", "logins", "scale", "postgres", "pages", forward_auth.GROUP)
 COOKIE = "__Secure-accounts-session"
 
 
@@ -106,6 +106,8 @@ class Bench:
             self.by_rotating_tokens(small, "me_token_small_db", seeded)
         if "logins" in o.groups:
             self.log_in_scenarios(small)
+        if "pages" in o.groups:
+            self.page_scenario(small)
         if forward_auth.GROUP in o.groups:
             forward_auth.run(self, small)
         if "scale" in o.groups:
@@ -205,6 +207,12 @@ class Bench:
             me(basic(secrets.token_hex(16), "api_token")),
             credential="wrong api token",
             expect_status=403,
+        )
+
+    def page_scenario(self, server: Server) -> None:
+        """GET /login as a first visit: a form token, a browser cookie and a rendered page."""
+        self.measure(
+            server, "login_page", "GET /login (a page)", wrk.Load(path="/login"), credential="none"
         )
 
     def access_log_cost(self, logged: Server) -> None:

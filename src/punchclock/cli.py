@@ -12,15 +12,19 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
 
 from punchclock import __version__
 from punchclock.config import Settings, unknown_variables
 from punchclock.errors import ConfigError, StoreError, StoreUnavailable
-from punchclock.models import AuditEvent, MailRecord
+from punchclock.models import AccountOverview, AuditEvent, MailRecord, Session
 
 if TYPE_CHECKING:
     from punchclock.keys import KeyRing
@@ -122,7 +126,87 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
     )
+    _add_accounts(commands)
+    backup = commands.add_parser(
+        "backup",
+        help="copy the database and its keys into one file, while servers run",
+        description="Copy the SQLite database (one consistent snapshot, even while servers "
+        "write), the server key and the signing keys into FILE, a new file readable by its "
+        "owner only. It holds every secret of the deployment: keep it as safe. For "
+        "PostgreSQL, see the README (pg_dump and the server key).",
+    )
+    backup.add_argument("file", help="the backup to write; it must not exist")
+    restore = commands.add_parser(
+        "restore",
+        help="restore a backup into an empty data directory",
+        description="Restore a backup made by `punchclock backup` into an empty or new data "
+        "directory (PUNCHCLOCK_DATA_DIR); a backup without its keys is refused.",
+    )
+    restore.add_argument("file", help="the backup to read")
     return parser
+
+
+def _add_accounts(commands: Any) -> None:
+    accounts = commands.add_parser(
+        "accounts",
+        help="create, find, disable, enable and delete accounts",
+        description="Account administration. Exit status 0 when done, 1 when no account has "
+        "the email (or, for create, one already has), 2 for a usage error; messages go to "
+        "stderr.",
+    )
+    actions = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="create an account; without a password, mail its owner a reset code",
+        description="Create an account and its workspace. The password policy applies; "
+        "without --password-stdin the account gets a password nobody knows and its owner "
+        "is mailed a reset code to set one.",
+    )
+    create.add_argument("email", help="the new account's email")
+    create.add_argument("--name", help="the display name (the email's local part)")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (never from the command line)",
+    )
+    listing = actions.add_parser(
+        "list",
+        help="list accounts, oldest first",
+        description="List accounts, oldest first: email, name, created, last log-in, live "
+        "sessions, disabled or not.",
+    )
+    listing.add_argument("--search", metavar="TEXT", help="only emails or names holding TEXT")
+    listing.add_argument(
+        "--limit", type=_positive, default=100, help="at most this many, 1 or more (100)"
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON array")
+    show = actions.add_parser(
+        "show",
+        help="one account: created, last log-in, sessions, disabled or not",
+        description="One account: created, last log-in, its live sessions, disabled or not.",
+    )
+    show.add_argument("email", help="the account's email")
+    show.add_argument("--json", action="store_true", help="one JSON object")
+    for name, text in (
+        (
+            "disable",
+            "refuse every credential of the account at once, end its sessions; its email "
+            "stays taken",
+        ),
+        ("enable", "let a disabled account's password and API token work again"),
+        ("end-sessions", "end every session of the account"),
+        ("send-reset", "mail the account's owner a password reset code"),
+    ):
+        action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        action.add_argument("email", help="the account's email")
+    delete = actions.add_parser(
+        "delete",
+        help="close the account and erase its data, as its owner closing it does",
+        description="Close the account and erase its data, as its owner closing it does; "
+        "asks first unless --yes.",
+    )
+    delete.add_argument("email", help="the account's email")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
 
 
 # Commands that may create a data directory and a database; the others only use them.
@@ -135,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, closest in unknown_variables(os.environ):
         hint = f"; did you mean {closest}?" if closest else ""
         log.warning("%s is not a punchclock setting, so it is ignored%s", name, hint)
+    if args.command == "restore":
+        return restore(args.file)
     derived_url = None
     if args.command == "serve":
         derived_url = _derive_public_url(args.host, args.port)
@@ -142,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "serve":
             _check_port(args.host, args.port)
+            if settings.metrics_addr is not None:
+                _check_port(*settings.metrics_addr)
         version = prepare(settings, create=args.command in CREATING_COMMANDS)
     except (ConfigError, StoreError) as e:
         print(f"punchclock: {e.message}", file=sys.stderr)
@@ -164,11 +252,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(manage_mail(settings, args))
     if args.command == "audit":
         return asyncio.run(show_audit(settings, args.account, args.since, args.limit))
+    if args.command == "accounts":
+        return administer(settings, args)
+    if args.command == "backup":
+        return back_up(settings, args.file)
     if args.workers > 1 and not os.environ.get("PUNCHCLOCK_HASH_WORKERS"):
         # each server worker has its own hash workers: share the cores out among them
         cores = os.cpu_count() or 1
         os.environ["PUNCHCLOCK_HASH_WORKERS"] = str(max(1, cores // args.workers))
     summarise(settings, args.host, args.port, args.workers, derived_url is not None)
+    if settings.metrics_addr is not None:
+        from punchclock.metrics import prepare_directory, serve_metrics
+
+        prepare_directory(settings.data_dir)  # before any worker, or prometheus_client, starts
+        serve_metrics(*settings.metrics_addr)
     return serve_http(args.host, args.port, args.workers)
 
 
@@ -254,6 +351,12 @@ def summarise(settings: Settings, host: str, port: int, workers: int, derived: b
         f"  mail            {mail}",
         f"  throttling      {throttling}",
         f"  workers         {workers}",
+        "  metrics         "
+        + (
+            f"http://{_host_port(*settings.metrics_addr)}/metrics"
+            if settings.metrics_addr
+            else "off (PUNCHCLOCK_METRICS_ADDR is not set)"
+        ),
     ]
     log.info("\n".join(lines))
     if workers > 1 and not settings.redis_url:
@@ -272,6 +375,10 @@ def summarise(settings: Settings, host: str, port: int, workers: int, derived: b
             host,
             settings.public_url,
         )
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -538,6 +645,234 @@ async def show_audit(settings: Settings, email: str | None, since: int, limit: i
         return 0
     finally:
         await store.close()
+
+
+def back_up(settings: Settings, file: str) -> int:
+    """Write a backup of a SQLite deployment: the database, the server key, the signing keys."""
+    from punchclock.store.backup import write_backup
+    from punchclock.store.keyfiles import load_secret_key
+
+    if settings.postgres_url:
+        print(
+            "punchclock: `punchclock backup` copies SQLite; back up PostgreSQL with pg_dump "
+            "and keep PUNCHCLOCK_SECRET_KEY with it (README: Backup and restore)",
+            file=sys.stderr,
+        )
+        return 2
+    secret = settings.secret_key or load_secret_key(settings.data_dir)
+    target = Path(file).absolute()
+    try:
+        summary = write_backup(settings.database_path, secret, settings.data_dir / "keys", target)
+    except ConfigError as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error) as e:
+        print(f"punchclock: cannot write the backup {target}: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"punchclock: wrote {target}: {summary.accounts} accounts at schema version "
+        f"{summary.schema_version}, the server key and {summary.signing_keys} signing keys. "
+        "It holds every secret of this deployment: keep it as safe",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def restore(file: str) -> int:
+    """Restore a backup into the (empty) data directory the settings name."""
+    from punchclock.store.backup import restore_backup
+
+    try:
+        settings = Settings.from_env()
+        if settings.postgres_url:
+            raise ConfigError(
+                "`punchclock restore` restores SQLite backups; restore PostgreSQL with psql "
+                "or pg_restore (README: Backup and restore)"
+            )
+        summary = restore_backup(
+            Path(file).absolute(), settings.data_dir, settings.database_path, settings.secret_key
+        )
+        prepare(settings, create=False)  # the server key opens the restored API tokens
+    except (ConfigError, StoreError) as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error) as e:
+        print(f"punchclock: cannot restore {file}: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"punchclock: restored {summary.accounts} accounts (schema version "
+        f"{summary.schema_version}), the server key and {summary.signing_keys} signing keys "
+        f"into {settings.data_dir}; `punchclock serve` serves them",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def administer(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one `punchclock accounts` action through the services; return the exit status."""
+    from punchclock.errors import (
+        AccountDisabled,
+        AccountNotFound,
+        EmailTaken,
+        InvalidInput,
+        PasswordRejected,
+    )
+
+    password = None
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            print("punchclock: --password-stdin read no password", file=sys.stderr)
+            return 2
+    try:
+        return asyncio.run(_administer(settings, args, password))
+    except AccountNotFound:
+        _nothing(f"no account has the email {args.email}", settings)
+        return 1
+    except EmailTaken:
+        print(f"punchclock: an account already has the email {args.email}", file=sys.stderr)
+        return 1
+    except AccountDisabled as e:
+        print(f"punchclock: {args.email}: {e.message}", file=sys.stderr)
+        return 1
+    except (InvalidInput, PasswordRejected) as e:
+        print(f"punchclock: {e.message}", file=sys.stderr)
+        return 2
+
+
+async def _administer(settings: Settings, args: argparse.Namespace, password: str | None) -> int:
+    import dataclasses
+
+    from punchclock.web.app import build_services
+
+    # one hash worker: a command hashes at most one password
+    parts = build_services(dataclasses.replace(settings, hash_workers=1))
+    admin = parts.services.administration
+    command = args.accounts_command
+    try:
+        if command == "create":
+            made = await admin.create_account(args.email, args.name, password)
+            how = (
+                "with the password given"
+                if password is not None
+                else "its owner is mailed a reset code to set a password (a running server "
+                "or `punchclock mail send` sends it)"
+            )
+            print(f"{made.email}: created, account {made.id}; {how}", file=sys.stderr)
+        elif command == "list":
+            found = await admin.list_accounts(args.search, args.limit)
+            if args.json:
+                print(msgspec.json.encode([_overview_json(o) for o in found]).decode())
+            else:
+                for overview in found:
+                    print(_overview_line(overview))
+            if not found:
+                what = "no accounts" + (f" matching {args.search!r}" if args.search else "")
+                _nothing(what, settings)
+        elif command == "show":
+            details = await admin.show_account(args.email)
+            if args.json:
+                shown = _overview_json(details.overview)
+                shown["sessions"] = [_session_json(s) for s in details.sessions]
+                print(msgspec.json.encode(shown).decode())
+            else:
+                print(_overview_line(details.overview))
+                for session in details.sessions:
+                    print(_session_line(session))
+        elif command == "disable":
+            done = await admin.disable_account(args.email)
+            print(
+                f"{done.email}: disabled; every credential is refused and its sessions have ended",
+                file=sys.stderr,
+            )
+        elif command == "enable":
+            done = await admin.enable_account(args.email)
+            print(f"{done.email}: enabled", file=sys.stderr)
+        elif command == "end-sessions":
+            ended = await admin.end_sessions(args.email)
+            print(f"{args.email}: {ended} sessions ended", file=sys.stderr)
+        elif command == "send-reset":
+            await admin.send_password_reset(args.email)
+            print(
+                f"{args.email}: a reset code is queued (a running server or "
+                "`punchclock mail send` sends it)",
+                file=sys.stderr,
+            )
+        else:
+            assert command == "delete"
+            await admin.show_account(args.email)  # AccountNotFound before asking
+            if not args.yes and not _confirmed(args.email):
+                print(f"punchclock: {args.email} was not deleted", file=sys.stderr)
+                return 2
+            await admin.delete_account(args.email)
+            print(f"{args.email}: deleted; its data is erased", file=sys.stderr)
+        return 0
+    finally:
+        await parts.services.background.drain()  # the audit events
+        await parts.store.close()
+        await parts.hasher.close()
+        await parts.throttle.close()
+
+
+def _confirmed(email: str) -> bool:
+    print(
+        f"Delete {email} and erase its data? This cannot be undone. Type yes to delete: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    return sys.stdin.readline().strip().lower() == "yes"
+
+
+def _when(microseconds: int | None) -> str | None:
+    if microseconds is None:
+        return None
+    moment = dt.datetime.fromtimestamp(microseconds / 1_000_000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _overview_json(overview: AccountOverview) -> dict[str, Any]:
+    return {
+        "id": overview.id,
+        "email": overview.email,
+        "name": overview.fullname,
+        "created_at": _when(overview.created_at),
+        "last_log_in_at": _when(overview.last_log_in_at),
+        "live_sessions": overview.sessions,
+        "disabled": overview.disabled_at is not None,
+        "disabled_at": _when(overview.disabled_at),
+    }
+
+
+def _overview_line(overview: AccountOverview) -> str:
+    """One account as `accounts list` prints it; the name quoted, as the owner wrote it."""
+    line = (
+        f"{overview.id}  {overview.email}  {overview.fullname!r}  "
+        f"created {_when(overview.created_at)}  "
+        f"last log-in {_when(overview.last_log_in_at) or 'never'}  "
+        f"sessions {overview.sessions}"
+    )
+    if overview.disabled_at is not None:
+        line += f"  disabled since {_when(overview.disabled_at)}"
+    return line
+
+
+def _session_json(session: Session) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "created_at": _when(session.created_at),
+        "last_used_at": _when(session.last_used_at),
+        "expires_at": _when(session.expires_at),
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+    }
+
+
+def _session_line(session: Session) -> str:
+    return (
+        f"  session {session.id}  created {_when(session.created_at)}  "
+        f"last used {_when(session.last_used_at)}  {session.ip or '-'}  {session.user_agent!r}"
+    )
 
 
 def _nothing(what: str, settings: Settings) -> None:

@@ -34,18 +34,23 @@ class RateLimits:
     """How many attempts of each kind are allowed, as `limits` strings ("" = no limit).
 
     Each is one or more moving windows, "10/minute;30/hour;100/day": an attempt is refused
-    while any window is full. Failed log-ins are counted per account (NIST SP 800-63B
-    5.2.2: at most 100 consecutive failures; ASVS 4.0.3 V2.2.1: at most 100 an hour) and,
-    more strictly, per account and client address, so that one attacker is slowed down
-    long before the account's own limit shuts out its owner elsewhere.
+    while any window is full. Failed log-ins are counted per account and client address
+    (one attacker is slowed down at once), and per account from clients that have not
+    logged in to it before (ASVS 4.0.3 V2.2.1: at most 100 an hour). That account-wide
+    lock grows step by step and never lasts more than its longest window, at most an hour
+    (30 minutes by default): someone who knows only the email cannot keep the owner out
+    for long, and a client that logged in before (a device cookie, or an address whose
+    log-in succeeded lately) is judged by its own failures only (OWASP, "Slow Down Online
+    Guessing Attacks with Device Cookies").
     """
 
-    log_in_per_account: str = "10/minute;30/hour;100/day"
+    log_in_per_account: str = "10/minute;20/10 minutes;30/30 minutes"
     log_in_per_account_and_ip: str = "5/minute;15/hour;50/day"
     sign_up_per_ip: str = "10/hour;50/day"
-    reset_request_per_email: str = "3/hour;10/day"
+    reset_request_per_email: str = "3/hour"  # mails sent; beyond it, requests send nothing
     reset_request_per_ip: str = "10/hour;50/day"
     reset_confirm_per_ip: str = "10/hour;50/day"
+    email_change_per_account: str = "3/hour;10/day"
     api_per_user_and_ip: str = ""  # off: Toggl's clients make several calls as they start
 
 
@@ -57,8 +62,15 @@ RATE_LIMIT_VARIABLES = {
     "reset_request_per_email": "PUNCHCLOCK_RESET_REQUEST_LIMIT_PER_EMAIL",
     "reset_request_per_ip": "PUNCHCLOCK_RESET_REQUEST_LIMIT_PER_IP",
     "reset_confirm_per_ip": "PUNCHCLOCK_RESET_CONFIRM_LIMIT_PER_IP",
+    "email_change_per_account": "PUNCHCLOCK_EMAIL_CHANGE_LIMIT_PER_ACCOUNT",
     "api_per_user_and_ip": "PUNCHCLOCK_API_RATE_LIMIT",
 }
+
+
+# The account-wide log-in limit holds everyone but known clients back for as long as its
+# longest window: at most an hour (issue 11).
+LOCKOUT_CAPPED = frozenset({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT"})
+MAX_ACCOUNT_LOCK = 3600  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,8 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     forward_auth_token: bool = False  # /api/auth/verify adds a signed X-Punchclock-Identity
     access_log: bool = True  # a line on stdout for every answer, as uvicorn's access log
+    # where Prometheus metrics are served (host, port); None: no metrics at all
+    metrics_addr: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,6 +174,7 @@ class Settings:
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
             forward_auth_token=_choice(env, "PUNCHCLOCK_FORWARD_AUTH_TOKEN", ("off", "on")) == "on",
             access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
+            metrics_addr=_listen_address(env.get("PUNCHCLOCK_METRICS_ADDR") or None),
         )
 
     @property
@@ -204,6 +219,9 @@ def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
         windows = []
     if not windows or any(window.amount < 1 for window in windows):
         raise ConfigError(f"{name} must be limits such as 10/minute;100/day (or off), got {raw!r}")
+    if name in LOCKOUT_CAPPED and any(w.get_expiry() > MAX_ACCOUNT_LOCK for w in windows):
+        # someone who knows only the email must not keep the owner out for longer
+        raise ConfigError(f"{name} must have no window longer than 1 hour, got {raw!r}")
     return value
 
 
@@ -221,6 +239,22 @@ def _redis_url(url: str | None) -> str | None:
     except ValueError:
         raise ConfigError(f"PUNCHCLOCK_REDIS_URL has an invalid port: {url!r}") from None
     return url
+
+
+def _listen_address(value: str | None) -> tuple[str, int] | None:
+    """Parse host:port ([::1]:9464 for IPv6) for PUNCHCLOCK_METRICS_ADDR."""
+    if value is None:
+        return None
+    host, colon, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isascii() or not port.isdigit():
+        raise ConfigError(
+            f"PUNCHCLOCK_METRICS_ADDR must be host:port, such as 127.0.0.1:9464 or "
+            f"[::1]:9464; got {value!r}"
+        )
+    if not 1 <= int(port) <= 65535:
+        raise ConfigError(f"PUNCHCLOCK_METRICS_ADDR has an invalid port: {value!r}")
+    return host, int(port)
 
 
 def _key_prefix(prefix: str) -> str:
@@ -350,7 +384,13 @@ def _secret_key(raw: str | None) -> bytes | None:
 
 # Read by the test suite and the benchmark, never by the server: not worth a warning.
 TOOL_VARIABLES = frozenset(
-    {"PUNCHCLOCK_TEST_POSTGRES_URL", "PUNCHCLOCK_TEST_REDIS_URL", "PUNCHCLOCK_FUZZ_EXAMPLES"}
+    {
+        "PUNCHCLOCK_TEST_POSTGRES_URL",
+        "PUNCHCLOCK_TEST_REDIS_URL",
+        "PUNCHCLOCK_FUZZ_EXAMPLES",
+        "PUNCHCLOCK_CHROMIUM",  # the browser tests' Chromium (/usr/bin/chromium)
+        "PUNCHCLOCK_SCREENSHOTS",  # where the browser tests write their screenshots
+    }
 )
 
 

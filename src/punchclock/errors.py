@@ -8,10 +8,13 @@ class PunchclockError(Exception):
 
     code = "error"
     message = "Request failed"
+    field: str | None = None  # the request field it concerns, when one does (pages show it there)
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         if message is not None:
             self.message = message
+        if field is not None:
+            self.field = field
         super().__init__(self.message)
 
 
@@ -49,6 +52,18 @@ class CurrentPasswordInvalid(PunchclockError):
     message = "Current password is not valid"
 
 
+class EmailChangeNeedsPassword(PunchclockError):
+    """A new email address was asked for without the current password."""
+
+    message = "Current password must be present to change email"
+
+
+class EmailChangeLinkInvalid(PunchclockError):
+    """An email change's confirm or undo code is unknown, used or expired."""
+
+    message = "Email change link is invalid or has expired"
+
+
 class ResetCodeInvalid(PunchclockError):
     code = "reset_code_invalid"
     message = "Password reset code is invalid or has expired"
@@ -59,6 +74,20 @@ class SessionNotFound(PunchclockError):
 
     code = "session_not_found"
     message = "Session not found"
+
+
+class AccountNotFound(PunchclockError):
+    """No account has that email (an operator's command: nothing to hide from them)."""
+
+    code = "account_not_found"
+    message = "no account has that email"
+
+
+class AccountDisabled(PunchclockError):
+    """The account is disabled: what was asked needs it enabled."""
+
+    code = "account_disabled"
+    message = "the account is disabled; `punchclock accounts enable` it first"
 
 
 class NotFound(PunchclockError):

@@ -170,6 +170,31 @@ class HashWorkers:
                 await worker.process.wait()
         self._workers.clear()
 
+    def alive(self) -> bool:
+        """Tell whether a worker can take a request: one runs, or they start at first use.
+
+        Workers found dead while idle are replaced here, so that a pool killed from
+        outside heals without waiting for a request to find out (a readiness probe that
+        takes the server out of rotation would otherwise keep it out for good).
+        """
+        if self._closed:
+            return False
+        if self._idle is None:
+            return True
+        running = sum(1 for worker in self._workers if worker.process.returncode is None)
+        if running < len(self._workers) and not self._replacing:
+            self._replace_dead_idle(self._idle)
+        return running > 0
+
+    def _replace_dead_idle(self, idle: asyncio.Queue[_Worker]) -> None:
+        waiting = [idle.get_nowait() for _ in range(idle.qsize())]
+        for worker in waiting:
+            if worker.process.returncode is None:
+                idle.put_nowait(worker)
+            else:
+                self._workers.remove(worker)
+                self._replace()
+
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]
 

@@ -7,15 +7,19 @@ Mailer from here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import secrets
+from collections.abc import Iterable
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -52,7 +56,16 @@ def render(message: Message, *, sender: str, message_id: str, date: dt.datetime)
     """
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = Address(display_name=message.to_name, addr_spec=message.to)
+    to = Address(display_name=message.to_name, addr_spec=message.to)
+    if "=?" in message.to_name:
+        # A name such as "=?utf-8?q?Your_Bank?=" is an RFC 2047 encoded word: written as it
+        # is, mail clients would show it decoded, as a name the user never typed. The email
+        # package writes any ASCII name as it is, so such a name is encoded here, whole
+        # (its "=" and "?" escaped), and the client shows exactly what was typed.
+        name = Header(message.to_name, "utf-8", header_name="To").encode(linesep="\n")
+        email.set_raw("To", f"{name} <{to.addr_spec}>")
+    else:
+        email["To"] = to
     email["Subject"] = message.subject
     email["Date"] = format_datetime(date)
     domain = email["From"].addresses[0].domain or "localhost"
@@ -70,22 +83,75 @@ def _cte(text: str) -> str:
     return "7bit" if text.isascii() else "8bit"
 
 
+@runtime_checkable
+class KeepsCopies(Protocol):
+    """A mailer that keeps a copy of what it sent (the file mailer): the copies must go
+    when the outbox forgets their messages, after its retention or with their account."""
+
+    def copies(self) -> dict[str, Path]:
+        """Return the copies kept, by the outbox id of their message."""
+        ...
+
+    def erase(self, paths: Iterable[Path]) -> int:
+        """Delete these copies; return how many were deleted."""
+        ...
+
+
 class FileMailer:
-    """Write each message as an .eml file in a folder: for development and for tests."""
+    """Write each message as an .eml file in a folder: for development and for tests.
+
+    The files hold names, addresses and live reset codes in clear, so each is named by its
+    message's outbox id and deleted when the outbox forgets the message (OutboxSender).
+    """
 
     def __init__(self, outbox: Path) -> None:
         self._outbox = outbox
+
+    def announce(self) -> None:
+        """Say, once as a server starts, that mail goes to files and reaches nobody."""
+        log.warning(
+            "PUNCHCLOCK_SMTP_URL is not set: mail (reset codes, notices) is written to %s "
+            "as .eml files and is NOT sent to anyone",
+            self._outbox,
+        )
 
     async def send(self, email: EmailMessage) -> None:
         data = bytes(email)
         self._outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self._outbox / f"{stamp}-{secrets.token_hex(4)}.eml"
+        path = self._outbox / f"{stamp}-{_outbox_id(email) or secrets.token_hex(4)}.eml"
         # 0600: the message holds a reset code, a secret until it is used
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         log.info("no PUNCHCLOCK_SMTP_URL set: wrote the message to %s", path)
+
+    def copies(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        if not self._outbox.is_dir():
+            return found
+        for path in self._outbox.glob("*.eml"):
+            mail_id = path.stem.rpartition("-")[2]
+            if _OUTBOX_ID.fullmatch(mail_id):
+                found[mail_id] = path
+        return found
+
+    def erase(self, paths: Iterable[Path]) -> int:
+        erased = 0
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                erased += 1
+        return erased
+
+
+_OUTBOX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _outbox_id(email: EmailMessage) -> str | None:
+    """Return the outbox id a rendered message carries in its Message-ID, if any."""
+    local = str(email.get("Message-ID", "")).strip("<>").partition("@")[0]
+    return local if _OUTBOX_ID.fullmatch(local) else None
 
 
 class SmtpMailer:

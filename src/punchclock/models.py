@@ -28,6 +28,19 @@ class Account(msgspec.Struct, frozen=True):
     authorization_updated_at: int
 
 
+class AccountOverview(msgspec.Struct, frozen=True):
+    """What an operator sees of an account (`punchclock accounts list/show`): no secret."""
+
+    id: int
+    accounts_id: str
+    email: str
+    fullname: str
+    created_at: int
+    disabled_at: int | None  # None: enabled
+    last_log_in_at: int | None  # the newest log-in the audit trail still holds
+    sessions: int  # live sessions
+
+
 class NewAccount(msgspec.Struct, frozen=True):
     accounts_id: str
     email: str

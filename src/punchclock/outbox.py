@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import msgspec
 
 from punchclock.errors import StoreUnavailable
-from punchclock.mail import SEND_TIMEOUT, DeliveryFailed, Mailer, render
+from punchclock.mail import SEND_TIMEOUT, DeliveryFailed, KeepsCopies, Mailer, render
 from punchclock.models import ClaimedMail, Message
 from punchclock.store import Store
 from punchclock.tokens import SecretBox
@@ -78,7 +78,9 @@ class OutboxSender:
         retry_base: float = RETRY_BASE,
         retry_cap: float = RETRY_CAP,
         interval: float = INTERVAL,
+        observe: Callable[[Tally], None] | None = None,
     ) -> None:
+        self._observe = observe  # told what each pass did (metrics), when set
         self._store = store
         self._mailer = mailer
         self._box = secrets_box
@@ -104,7 +106,20 @@ class OutboxSender:
 
         A sent message keeps no body, but its recipient and subject are personal data
         that `mail list` needs only for a while (GDPR storage limitation)."""
-        return await self._store.delete_old_mail(self._now() - self._keep)
+        forgotten = await self._store.delete_old_mail(self._now() - self._keep)
+        await self.erase_copies()
+        return forgotten
+
+    async def erase_copies(self) -> int:
+        """Delete the copies the mailer keeps (the file mailer's .eml files) of messages the
+        outbox no longer holds: past its retention, or erased with their account."""
+        if not isinstance(self._mailer, KeepsCopies):
+            return 0
+        kept = self._mailer.copies()
+        if not kept:
+            return 0
+        live = await self._store.existing_mail(list(kept))
+        return self._mailer.erase(path for mail_id, path in kept.items() if mail_id not in live)
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next tick: a message was just queued."""
@@ -127,6 +142,8 @@ class OutboxSender:
                     setattr(tally, outcome, getattr(tally, outcome) + 1)
                 if len(batch) < self._batch:
                     break
+        if self._observe is not None and (tally.sent or tally.retrying or tally.dead):
+            self._observe(tally)
         return tally
 
     def start(self) -> None:

@@ -9,8 +9,9 @@ import hashlib
 import logging
 import os
 import secrets
+import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
@@ -44,6 +45,10 @@ def check_policy(password: str, *, min_length: int, context: Iterable[str] = ())
     regard to case, as are the service's own names.
     """
     normalized = normalize(password)
+    if not normalized.strip():
+        # spaces of any kind are fine inside a password, but a password of nothing else is
+        # the first thing a guesser tries and a paste accident (ASVS 5 V6.2.4)
+        raise PasswordRejected("Password must not be only spaces")
     length = len(normalized)  # one code point counts as one character
     if length < min_length:
         raise PasswordRejected(f"Password must be at least {min_length} characters")
@@ -105,7 +110,9 @@ class PasswordHasher:
         workers: int = 0,
         max_pending: int = 256,
         processes: bool = True,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
+        self._observe = observe  # told each operation and its seconds (metrics), when set
         params = (time_cost, memory_cost, parallelism)
         self._argon2 = new_hasher(params)
         count = workers or os.cpu_count() or 1
@@ -115,6 +122,7 @@ class PasswordHasher:
         )
         self._max_pending = max_pending
         self._pending = 0
+        self._closed = False
         # Verified against when an email has no account, so that the answer takes as long
         # as for a wrong password (OWASP Authentication Cheat Sheet; ASVS 5 V6.3.8).
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(16))
@@ -139,16 +147,29 @@ class PasswordHasher:
         except InvalidHashError:
             return True
 
+    def alive(self) -> bool:
+        """Tell whether the pool can hash: not closed, and a worker runs (or starts on use)."""
+        if self._closed:
+            return False
+        return self._processes is None or self._processes.alive()
+
     async def close(self) -> None:
+        self._closed = True
         if self._processes is not None:
             await self._processes.close()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
+    @property
+    def pending(self) -> int:
+        """Return how many hashes wait or run in this process."""
+        return self._pending
+
     async def _run(self, op: str, *args: str) -> str | bool:
         if self._pending >= self._max_pending:
             raise Overloaded()
         self._pending += 1  # only touched from the event loop thread
+        started = time.perf_counter()
         try:
             if self._processes is not None:
                 try:
@@ -165,6 +186,8 @@ class PasswordHasher:
             )
         finally:
             self._pending -= 1
+            if self._observe is not None:
+                self._observe(op, time.perf_counter() - started)
 
 
 class VerifiedPasswords:

@@ -30,6 +30,23 @@ log = logging.getLogger("punchclock.throttle")
 
 T = TypeVar("T")
 IPV6_PREFIX = 64  # an IPv6 client usually holds a whole /64: counted as one address
+KNOWN_ADDRESS_FOR = 30 * 24 * 3600  # seconds an address stays known after a log-in succeeds
+
+
+class ClearableMemoryStorage(MemoryStorage):
+    """`limits`' memory storage, whose counts can be cleared while its expiry task runs.
+
+    That task walks a snapshot of the keys and, between two of them, waits for a thread;
+    limits' own clear() removes a key meanwhile, and the task then fails with a KeyError
+    (logged as "Task exception was never retrieved"), leaving old entries behind. Here a
+    cleared key keeps an empty list of entries, which the task then drops itself.
+    """
+
+    async def clear(self, key: str) -> None:
+        self.storage.pop(key, None)
+        self.expirations.pop(key, None)
+        if key in self.events:
+            self.events[key] = []
 
 
 class Rule:
@@ -53,10 +70,13 @@ class Throttle:
         self._key = hashlib.blake2b(key, person=b"punchclock-thr", digest_size=32).digest()
         self.log_in_per_account = Rule("log-in-account", rates.log_in_per_account)
         self.log_in_per_account_and_ip = Rule("log-in-account-ip", rates.log_in_per_account_and_ip)
+        # a device that logged in before is held to the same count as one address
+        self.log_in_per_device = Rule("log-in-device", rates.log_in_per_account_and_ip)
         self.sign_up_per_ip = Rule("sign-up-ip", rates.sign_up_per_ip)
         self.reset_request_per_email = Rule("reset-email", rates.reset_request_per_email)
         self.reset_request_per_ip = Rule("reset-ip", rates.reset_request_per_ip)
         self.reset_confirm_per_ip = Rule("reset-confirm-ip", rates.reset_confirm_per_ip)
+        self.email_change_per_account = Rule("email-change", rates.email_change_per_account)
         self.api_per_user_and_ip = Rule("api-user-ip", rates.api_per_user_and_ip)
         # password checks started by this process and not finished: counted as if they
         # will fail, so that a burst of simultaneous guesses cannot overshoot a limit
@@ -64,7 +84,7 @@ class Throttle:
 
     @classmethod
     def in_memory(cls, rates: RateLimits, key: bytes) -> Throttle:
-        return cls(rates, MemoryStorage(), key)
+        return cls(rates, ClearableMemoryStorage(), key)
 
     @classmethod
     def in_redis(cls, rates: RateLimits, key: bytes, url: str, key_prefix: str) -> Throttle:
@@ -102,47 +122,93 @@ class Throttle:
     # -- what the service counts ----------------------------------------------------------
 
     async def password_attempt(
-        self, email: str, ip: str, verify: Callable[[], Awaitable[bool]]
+        self,
+        email: str,
+        ip: str,
+        verify: Callable[[], Awaitable[bool]],
+        device: str | None = None,
     ) -> bool:
         """Run one password check for the account named by `email`, unless it is throttled.
 
-        Refused before `verify` runs (so a throttled attempt costs no hash) while either
-        the account or the account from this address has had too many failures. A failure
-        is counted on both; a success clears the address's count.
+        Refused before `verify` runs, so a throttled attempt costs no hash. Who is held
+        back by what (OWASP, "Slow Down Online Guessing Attacks with Device Cookies"):
+
+        - a client presenting `device`, the id of a valid device cookie of this account,
+          is judged by that device's own failures only;
+        - a client from an address whose log-in to this account succeeded lately is judged
+          by the failures of the account from that address only;
+        - any other client by those failures and by the account's, from anywhere: that
+          lock grows step by step with the failures and lasts at most its longest window.
+
+        So someone who knows only the email slows down other strangers, never the owner's
+        own devices and addresses. A success clears the address's (and device's) count and
+        makes the address known.
         """
-        account = ("log-in", self._id(_email_key(email)))
-        pair = ("log-in", self._id(_email_key(email), _address_key(ip)))
-        per_account = (self.log_in_per_account, account)
+        email_key = _email_key(email)
+        pair = ("log-in", self._id(email_key, _address_key(ip)))
         per_pair = (self.log_in_per_account_and_ip, pair)
-        await self._refuse_if_full(per_account, per_pair)
-        self._in_flight[account] += 1
-        self._in_flight[pair] += 1
+        counted: tuple[tuple[Rule, tuple[str, str]], ...]
+        if device is not None:
+            counted = ((self.log_in_per_device, ("log-in", self._id(email_key, "device", device))),)
+        elif await self._known(pair):
+            counted = (per_pair,)
+        else:
+            counted = ((self.log_in_per_account, ("log-in", self._id(email_key))), per_pair)
+        await self._refuse_if_full(*counted)
+        subjects = [subject for _, subject in counted]
+        for subject in subjects:
+            self._in_flight[subject] += 1
         try:
             ok = await verify()
         finally:
-            self._in_flight[account] -= 1
-            self._in_flight[pair] -= 1
-            if not self._in_flight[account]:
-                del self._in_flight[account]
-            if not self._in_flight[pair]:
-                del self._in_flight[pair]
+            for subject in subjects:
+                self._in_flight[subject] -= 1
+                if not self._in_flight[subject]:
+                    del self._in_flight[subject]
         if ok:
-            await self._clear(per_pair)
+            # the account-wide count stays: a success here says nothing of the others' guesses
+            await self._clear(per_pair, *(c for c in counted if c[0] is self.log_in_per_device))
+            await self._remember(pair)
         else:
-            await self._hit(per_account, per_pair)
+            await self._hit(*counted)
         return ok
+
+    async def forget_failures(self, email: str, ip: str) -> None:
+        """Clear the account's failures (a completed password reset): its owner is back."""
+        email_key = _email_key(email)
+        await self._clear(
+            (self.log_in_per_account, ("log-in", self._id(email_key))),
+            (self.log_in_per_account_and_ip, ("log-in", self._id(email_key, _address_key(ip)))),
+        )
 
     async def sign_up(self, ip: str) -> None:
         await self._take((self.sign_up_per_ip, ("ip", self._id(_address_key(ip)))))
 
-    async def reset_request(self, email: str, ip: str) -> None:
-        await self._take(
-            (self.reset_request_per_email, ("email", self._id(_email_key(email)))),
-            (self.reset_request_per_ip, ("ip", self._id(_address_key(ip)))),
-        )
+    async def reset_request(self, ip: str) -> None:
+        """Count a reset request from this address (Throttled when too many): never per
+        email, lest someone who knows only the email keep its owner from asking."""
+        await self._take((self.reset_request_per_ip, ("ip", self._id(_address_key(ip)))))
+
+    async def reset_mail(self, email: str) -> bool:
+        """Tell whether one more reset mail may go to this email, counting it if so.
+
+        A request beyond the limit is answered like any other and simply sends nothing:
+        the owner's inbox already holds the codes of the requests that did send.
+        """
+        try:
+            await self._take((self.reset_request_per_email, ("email", self._id(_email_key(email)))))
+        except Throttled:
+            return False
+        return True
 
     async def reset_confirm(self, ip: str) -> None:
         await self._take((self.reset_confirm_per_ip, ("ip", self._id(_address_key(ip)))))
+
+    async def email_change(self, account_id: int) -> None:
+        """Count a request to change an account's email (Throttled when too many): each
+        one mails an address of the caller's choosing."""
+        subject = ("account", self._id(str(account_id)))
+        await self._take((self.email_change_per_account, subject))
 
     @property
     def limits_api_calls(self) -> bool:
@@ -198,10 +264,27 @@ class Throttle:
             for window in rule.windows:
                 await self._call(self._limiter.hit(window, rule.name, *subject))
 
+    async def _known(self, pair: tuple[str, str]) -> bool:
+        return bool(await self._call(self._storage.get(_known_key(pair))))
+
+    async def _remember(self, pair: tuple[str, str]) -> None:
+        # known for KNOWN_ADDRESS_FOR from the first success; the next success after that
+        # makes it known again (a write per log-in would be a write on every success)
+        key = _known_key(pair)
+        if not await self._call(self._storage.get(key)):
+            await self._call(self._storage.incr(key, KNOWN_ADDRESS_FOR))
+
     async def _clear(self, *counted: tuple[Rule, tuple[str, str]]) -> None:
+        """Forget the counts, where there are any: `limits`' memory storage can fail its
+        expiry task (a KeyError, logged) when a key is cleared under it, so a success
+        with nothing to forget clears nothing."""
         for rule, subject in counted:
             for window in rule.windows:
-                await self._call(self._limiter.clear(window, rule.name, *subject))
+                stats = await self._call(
+                    self._limiter.get_window_stats(window, rule.name, *subject)
+                )
+                if stats.remaining < window.amount:
+                    await self._call(self._limiter.clear(window, rule.name, *subject))
 
     async def _call(self, work: Awaitable[T]) -> T:
         """Await a storage call; a store that cannot be reached refuses the attempt (503)."""
@@ -211,6 +294,10 @@ class Throttle:
             # failing closed: without counters, guesses could not be limited
             log.error("the throttling store failed: %s", e.storage_error)
             raise Overloaded() from None
+
+
+def _known_key(pair: tuple[str, str]) -> str:
+    return "/".join(("known", *pair))
 
 
 def _email_key(email: str) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import hmac
 import os
 import secrets
 import string
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from punchclock.errors import InvalidCredentials
 from punchclock.keys import KeyRing, SigningKey
 
+DEVICE_BYTES = 16  # a device cookie's random id: 128 bits
 ACCOUNTS_ID_ALPHABET = string.ascii_letters + string.digits
 AUDIENCE = "track"
 NBF_SKEW = 300  # seconds: the real service sets nbf = iat - 300
@@ -49,6 +52,16 @@ def new_session_id() -> str:
 def new_mail_id() -> str:
     """Return an outbox message id: 32 hex characters, unguessable, never reused."""
     return secrets.token_hex(16)
+
+
+def new_link_code() -> str:
+    """Return a URL-safe code of 256 random bits for an email change's link."""
+    return secrets.token_urlsafe(32)
+
+
+def _email_key(email: str) -> str:
+    """Return an email as accounts are found and throttled by it."""
+    return unicodedata.normalize("NFKC", email).strip().casefold()
 
 
 def new_reset_code() -> str:
@@ -98,6 +111,13 @@ class SecretBox:
         self._aead = AESGCM(_derive(master_key, b"api-token-seal"))
         self._key_aead = AESGCM(_derive(master_key, b"signing-key-seal"))
         self._mail_aead = AESGCM(_derive(master_key, b"mail-seal"))
+        self._email_change_key = _derive(master_key, b"email-change-lookup")
+        self._device_key = _derive(master_key, b"device-cookie")
+        self._form_key = _derive(master_key, b"form-token")
+
+    def form_mac(self, data: str) -> bytes:
+        """Return the keyed hash that binds a page's form token to a browser (anti-CSRF)."""
+        return hmac.digest(self._form_key, data.encode(), "sha256")
 
     def token_lookup(self, token: str) -> bytes:
         """Return the keyed hash an API token is found by."""
@@ -106,6 +126,31 @@ class SecretBox:
     def reset_code_lookup(self, code: str) -> bytes:
         """Return the keyed hash a reset code is stored as."""
         return self._reset_code_lookup.digest(code.encode())
+
+    def email_change_lookup(self, code: str) -> bytes:
+        """Return the keyed hash an email change's confirm or undo code is stored as."""
+        return hmac.digest(self._email_change_key, code.encode(), "sha256")
+
+    def device_cookie(self, email: str) -> str:
+        """Return a new device cookie for the account with this email: a random device id
+        and its HMAC with the email, so that nobody without the server key can make one
+        (OWASP, "Slow Down Online Guessing Attacks with Device Cookies")."""
+        device = secrets.token_urlsafe(DEVICE_BYTES)
+        return f"{device}.{self._device_mac(email, device)}"
+
+    def device_of(self, cookie: str | None, email: str) -> str | None:
+        """Return the device id of a cookie made by device_cookie for this email, else None."""
+        if not cookie or len(cookie) > 200:
+            return None
+        device, _, mac = cookie.partition(".")
+        if not device or not hmac.compare_digest(mac, self._device_mac(email, device)):
+            return None
+        return device
+
+    def _device_mac(self, email: str, device: str) -> str:
+        message = f"{_email_key(email)}\0{device}".encode("utf-8", "surrogatepass")
+        digest = hmac.digest(self._device_key, message, "sha256")
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def seal_token(self, token: str, accounts_id: str) -> bytes:
         """Encrypt an API token, bound to its account so it cannot be moved to another."""

@@ -37,6 +37,7 @@ TARGETS = ON_POSTGRES | {
     "me_cookie",
     "me_password",
     "me_wrong_token",
+    "login_page",
     "me_token_access_log_on",
     "logins",
     "me_token_during_logins",

@@ -49,10 +49,16 @@ async def test_a_new_email_address_is_told_to_the_old_one_and_nothing_else_is(
     same = {"email": user.email.upper()}  # the same address in other letters: no change
     assert (await client.put("/api/v9/me", headers=headers, json=same)).is_success
     assert await notices(app, data_dir) == []
-    moved = {"email": "ann.b@example.com"}
+    moved = {"email": "ann.b@example.com", "current_password": user.password}
     assert (await client.put("/api/v9/me", headers=headers, json=moved)).is_success
-    [(to, subject, _)] = await notices(app, data_dir)
+    # the new address is asked to confirm; the old one is told once it has
+    [(to, subject, text)] = await notices(app, data_dir)
+    assert (to, subject) == ("ann.b@example.com", "Confirm your new punchclock address")
+    code = text.split("/email/confirm/")[1].split()[0]
+    assert (await client.post(f"/api/me/email_change/confirm/{code}")).is_success
+    [_, (to, subject, text)] = await notices(app, data_dir)
     assert (to, subject) == (user.email.upper(), "Your punchclock email address was changed")
+    assert "ann.b@example.com" in text
 
 
 async def test_a_change_that_fails_tells_nothing(
@@ -62,7 +68,7 @@ async def test_a_change_that_fails_tells_nothing(
     taken = await client.put(
         "/api/v9/me", headers=token_auth(user.token), json={"email": other.email}
     )
-    assert taken.status_code == 400
+    assert taken.status_code == 400  # no current_password
     wrong = await client.put(
         "/api/v9/me",
         headers=token_auth(user.token),

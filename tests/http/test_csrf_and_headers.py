@@ -23,6 +23,8 @@ async def _token_still(client: httpx.AsyncClient, token: str) -> int:
         EVIL,
         {"Sec-Fetch-Site": "cross-site"},
         {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "same-site"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
         {"Origin": "http://testserver:81"},
     ],
 )
@@ -44,6 +46,8 @@ async def test_a_cross_site_cookie_request_that_changes_state_is_refused(
         {"Origin": "http://testserver"},
         {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"},
         {"Sec-Fetch-Site": "none"},
+        # Chromium's own same-origin POST from a page under Referrer-Policy: no-referrer
+        {"Sec-Fetch-Site": "same-origin", "Origin": "null"},
     ],
 )
 async def test_same_origin_and_header_less_cookie_requests_pass(

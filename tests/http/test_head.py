@@ -17,6 +17,10 @@ GET_PATHS = [
     "/.well-known/jwks.json",
     "/api/openapi.json",
     "/api/auth/verify",
+    "/health/live",
+    "/health/ready",
+    "/email/confirm/" + "A" * 43,  # the links in email-change mails: a page, the code unused
+    "/email/undo/" + "A" * 43,
     # what Toggl clients call after /me (issue 13)
     "/api/v9/me/workspaces",
     "/api/v9/workspaces",
@@ -35,9 +39,27 @@ TEMPLATED = {
 }
 
 
+# the pages' GET routes (web/pages), and a request path for each
+PAGE_PATHS = {
+    "/": "/",
+    "/login": "/login",
+    "/signup": "/signup",
+    "/forgot": "/forgot",
+    "/reset/{code}": "/reset/" + "A" * 43,
+    "/account": "/account",
+    "/account/token": "/account/token",
+    "/closed": "/closed",
+    "/static/{name}": "/static/icon.svg",  # replaced by its hashed name in the test
+}
+
+
 def test_the_paths_tested_are_every_get_route(app: App) -> None:
     routed = {route.path for route in app.routes if route.method == "GET"}
-    assert routed == {*GET_PATHS, *TEMPLATED}
+    assert routed == {
+        *(path.replace("A" * 43, "{code}") for path in GET_PATHS),
+        *TEMPLATED,
+        *PAGE_PATHS,
+    }
 
 
 @pytest.mark.parametrize("template", TEMPLATED.values())
@@ -50,6 +72,22 @@ async def test_head_answers_as_get_on_routes_with_a_parameter(
     head = await client.head(path, headers=token_auth(user.token))
     assert (get.status_code, head.status_code, head.content) == (200, 200, b"")
     assert head.headers["content-length"] == str(len(get.content))
+
+
+@pytest.mark.parametrize("path", PAGE_PATHS.values())
+async def test_head_on_a_page_answers_as_get_without_a_body(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    if path.startswith("/static/"):
+        login = (await client.get("/login")).text
+        path = login.split('rel="icon" href="', 1)[1].split('"', 1)[0]
+    get = await client.get(path)
+    head = await client.head(path)
+    assert head.status_code == get.status_code
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
+    for name in ("content-type", "cache-control", "content-security-policy", "location"):
+        assert head.headers.get(name) == get.headers.get(name), name
 
 
 @pytest.mark.parametrize("path", GET_PATHS)

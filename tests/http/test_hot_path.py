@@ -34,7 +34,7 @@ async def test_a_token_is_checked_without_working_out_the_client(
 ) -> None:
     """The client (address, user agent) is for throttling and the audit trail, neither of
     which a token has: working it out cost a quarter of /me by token."""
-    authenticate = Authenticator(services.credentials, services.attempts, [], NoClients())
+    authenticate = Authenticator(services.credentials, services.attempts, NoClients())
     auth = await authenticate(request_with(basic(user.token, "api_token")))
     assert auth.account.email == user.email
     with pytest.raises(AssertionError, match="the client was worked out"):

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
+from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, sign_up
 from tests.http.test_signup import ME_KEYS
-from tests.support import FORBIDDEN, basic, cookie_header, session_from, token_auth
+from tests.support import FORBIDDEN, basic, cookie_header, outbox, session_from, token_auth
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
@@ -109,13 +111,20 @@ async def test_put_me_changes_profile_fields(
     assert again["country_id"] == 70
 
 
-async def test_put_me_changes_the_email_used_to_log_in(
-    client: httpx.AsyncClient, user: User
+async def test_put_me_changes_the_email_used_to_log_in_once_confirmed(
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path
 ) -> None:
     response = await client.put(
-        "/api/v9/me", headers=token_auth(user.token), json={"email": "ann.new@example.com"}
+        "/api/v9/me",
+        headers=token_auth(user.token),
+        json={"email": "ann.new@example.com", "current_password": user.password},
     )
-    assert response.json()["email"] == "ann.new@example.com"
+    assert response.json()["email"] == user.email  # until the new address confirms
+    await app.drain()
+    [confirmation] = outbox(data_dir)
+    text = confirmation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    code = text.split("/email/confirm/")[1].split()[0]
+    assert (await client.post(f"/api/me/email_change/confirm/{code}")).status_code == 200
     assert (
         await client.get("/api/v9/me", headers=basic(user.email, user.password))
     ).status_code == 403
@@ -175,13 +184,17 @@ async def test_put_me_with_bad_input_is_400_verbatim_and_changes_nothing(
     assert still.status_code == 200
 
 
-async def test_put_me_with_a_taken_email_is_400(client: httpx.AsyncClient, user: User) -> None:
+async def test_put_me_with_a_taken_email_answers_as_with_a_free_one(
+    client: httpx.AsyncClient, user: User
+) -> None:
     await sign_up(client, email="bob@example.com")
     response = await client.put(
-        "/api/v9/me", headers=token_auth(user.token), json={"email": "BOB@example.com"}
+        "/api/v9/me",
+        headers=token_auth(user.token),
+        json={"email": "BOB@example.com", "current_password": user.password},
     )
-    assert response.status_code == 400
-    assert response.json() == "user with this email already exists"
+    assert response.status_code == 200  # tests/http/test_email_change.py: exactly as a free one
+    assert response.json()["email"] == user.email
 
 
 async def test_put_me_with_a_non_object_body_is_400(client: httpx.AsyncClient, user: User) -> None:

@@ -201,16 +201,18 @@ async def test_sign_ups_are_limited_per_address(caller: Caller) -> None:
     await sign_up(b, email="three@example.com")  # another address may
 
 
-async def test_reset_requests_are_limited_per_email(
+async def test_reset_mails_are_limited_per_email_but_the_answer_stays_ok(
     caller: Caller, app: App, user: User, data_dir: Path
 ) -> None:
     body = {"email": user.email}
     assert (await caller(A).post("/api/me/password_reset/request", json=body)).status_code == 200
     assert (await caller(B).post("/api/me/password_reset/request", json=body)).status_code == 200
     third = await caller("198.51.100.3").post("/api/me/password_reset/request", json=body)
-    assert throttled(third)
+    # never a 429 per email: someone who knows only the email must not keep its owner
+    # from asking (issue 11); the owner's inbox already holds two live codes
+    assert (third.status_code, third.json()) == (200, "OK")
     await app.drain()
-    assert len(outbox(data_dir)) == 2  # nothing was sent for the throttled request
+    assert len(outbox(data_dir)) == 2  # nothing was sent for the request over the limit
 
 
 async def test_reset_requests_are_limited_per_address(caller: Caller) -> None:

@@ -81,3 +81,37 @@ async def test_two_workers_share_the_failed_log_in_counts(
         refused = await elsewhere.post("/api/sessions", json=body)
         assert refused.status_code == 429
         assert refused.headers["retry-after"].isdigit()
+
+
+async def test_the_owners_device_and_known_address_are_known_to_every_worker(
+    app: App, other_app: App, redis_throttle: Throttle, clock: FixedClock
+) -> None:
+    def from_address(app: App, ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 4321))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    async with (
+        from_address(app, "192.0.2.10") as owner_here,
+        from_address(other_app, "192.0.2.10") as owner_there,
+        from_address(other_app, "192.0.2.11") as owner_elsewhere,
+        from_address(other_app, "198.51.100.1") as attacker,
+        from_address(other_app, "198.51.100.2") as accomplice,
+    ):
+        user = await sign_up(owner_here, email="ann@example.com")
+        good = {"email": user.email, "password": user.password}
+        logged_in = await owner_here.post("/api/sessions", json=good)  # through worker 1
+        device = next(
+            h.split(";")[0].partition("=")[2]
+            for h in logged_in.headers.get_list("set-cookie")
+            if h.startswith("__Host-punchclock-device=")
+        )
+        bad = {"email": user.email, "password": "wrong guess"}
+        for who in (attacker, attacker, accomplice):  # the account's limit (3), on worker 2
+            assert (await who.post("/api/sessions", json=bad)).json() == FORBIDDEN
+        assert (await accomplice.post("/api/sessions", json=good)).status_code == 429
+        # worker 2 knows the device worker 1 gave out, and the address worker 1 saw succeed
+        with_device = await owner_elsewhere.post(
+            "/api/sessions", json=good, headers={"Cookie": f"__Host-punchclock-device={device}"}
+        )
+        assert with_device.status_code == 200
+        assert (await owner_there.post("/api/sessions", json=good)).status_code == 200

@@ -7,14 +7,16 @@ its service, or deleting it, fails a test even when another layer happens to hol
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from punchclock.keys import KeyRing, new_signing_key
-from punchclock.models import Account, ClientInfo
+from punchclock.models import Account, ClientInfo, Message
 from punchclock.notices import Notices
 from punchclock.passwords import PasswordHasher
 from punchclock.services.accounts import Accounts, SignUp
@@ -22,6 +24,7 @@ from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.credentials import Credentials
+from punchclock.services.email_changes import EmailChanges
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import IssuedSession, Sessions
 from punchclock.store.sqlite import SQLiteStore
@@ -48,6 +51,7 @@ class Built:
     sessions: Sessions
     credentials: Credentials
     resets: Resets
+    email_changes: EmailChanges
     accounts: Accounts
 
     async def sign_up(
@@ -89,7 +93,20 @@ async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
         background=background,
         clock=clock,
     )
-    accounts = Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock)
+    email_changes = EmailChanges(
+        store, credentials, notices, audit, attempts, background=background, clock=clock
+    )
+    accounts = Accounts(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        email_changes,
+        background=background,
+        clock=clock,
+    )
     yield Built(
         store,
         clock,
@@ -102,6 +119,7 @@ async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
         sessions,
         credentials,
         resets,
+        email_changes,
         accounts,
     )
     await background.drain()
@@ -121,6 +139,23 @@ class CountedVerify:
             return await real(password_hash, password)
 
         monkeypatch.setattr(hasher, "verify", verify)
+
+
+async def mail(built: Built) -> list[Message]:
+    """Claim the queued mail (once each) and open it, oldest first."""
+    await built.settle()
+    now = built.clock.now()
+    claimed = await built.store.claim_mail(f"lease-{now}", now, now + 60_000_000, 100)
+    return [
+        msgspec.msgpack.decode(built.secrets.open_mail(c.sealed, c.id), type=Message)
+        for c in claimed
+    ]
+
+
+def link(message: Message, kind: str) -> str:
+    """Return the code of the one email change link ("confirm" or "undo") in a message."""
+    [code] = re.findall(rf"/email/{kind}/([A-Za-z0-9_-]{{40,}})", message.text)
+    return str(code)
 
 
 async def events(built: Built) -> list[tuple[str, int | None, str | None]]:

@@ -14,7 +14,7 @@ from punchclock.errors import (
 )
 from punchclock.services.accounts import ProfileUpdate, SignUp
 from punchclock.services.sessions import Authenticated
-from tests.services.conftest import CLIENT, Built, events
+from tests.services.conftest import CLIENT, Built, events, link, mail
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "a brand new password 7"
@@ -49,14 +49,26 @@ async def test_a_password_change_ends_every_other_session_and_tells_the_address(
     assert (told.recipient, told.subject) == (ann.email, "Your punchclock password was changed")
 
 
-async def test_a_new_email_is_told_to_the_old_address(built: Built) -> None:
+async def test_a_new_email_waits_for_its_link_and_is_then_told_to_the_old_address(
+    built: Built,
+) -> None:
+    """Issue 11: the address changes only once the link mailed to it is followed; then
+    the old address is told, with a link that undoes it."""
     ann, _ = await built.sign_up()
-    await built.accounts.update_profile(Authenticated(ann), ProfileUpdate(email="a2@example.com"))
-    [told] = await built.store.list_mail()
-    assert (told.recipient, told.subject) == (
+    await built.accounts.update_profile(
+        Authenticated(ann), ProfileUpdate(email="a2@example.com", current_password=PASSWORD)
+    )
+    [asked] = await mail(built)
+    assert (asked.to, asked.subject) == ("a2@example.com", "Confirm your new punchclock address")
+    assert (await built.store.account_by_email("ann@example.com")) == ann  # not yet moved
+    await built.email_changes.confirm(link(asked, "confirm"), CLIENT)
+    [told] = await mail(built)
+    assert (told.to, told.subject) == (
         "ann@example.com",
         "Your punchclock email address was changed",
     )
+    assert link(told, "undo")
+    assert (await built.store.account_by_email("a2@example.com")) is not None
 
 
 async def test_a_bad_field_changes_nothing(built: Built) -> None:

@@ -12,7 +12,7 @@ from punchclock.passwords import PasswordHasher
 from punchclock.services.accounts import ProfileUpdate, SignUp
 from punchclock.services.credentials import Credentials, is_token_credential
 from punchclock.services.sessions import Authenticated
-from tests.services.conftest import CLIENT, Built, CountedVerify, events
+from tests.services.conftest import CLIENT, Built, CountedVerify, events, link, mail
 from tests.support import PASSWORD
 
 NEW_PASSWORD = "a brand new password 7"
@@ -109,7 +109,11 @@ async def test_a_cached_password_is_refused_at_once_after_a_password_change(
 async def test_a_cached_pair_is_refused_once_its_email_changes_or_closes(built: Built) -> None:
     ann, _ = await built.sign_up()
     await built.credentials.authenticate_password("ann@example.com", PASSWORD, CLIENT)
-    await built.accounts.update_profile(Authenticated(ann), ProfileUpdate(email="ann2@example.com"))
+    await built.accounts.update_profile(
+        Authenticated(ann), ProfileUpdate(email="ann2@example.com", current_password=PASSWORD)
+    )
+    [asked] = await mail(built)
+    await built.email_changes.confirm(link(asked, "confirm"), CLIENT)
     with pytest.raises(InvalidCredentials):
         await built.credentials.authenticate_password("ann@example.com", PASSWORD, CLIENT)
     moved = await built.credentials.authenticate_password("ann2@example.com", PASSWORD, CLIENT)

@@ -21,7 +21,7 @@ async def claim(store: Store, token: str, now: int = T0, limit: int = 10) -> lis
 
 async def test_a_reset_code_and_its_message_are_written_together(store: Store) -> None:
     account = await store.create_account(new_account())
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.add_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     [record] = await store.list_mail()
     assert (record.id, record.recipient, record.subject) == (
         outgoing(1).id,
@@ -44,7 +44,7 @@ async def test_a_reset_code_whose_message_cannot_be_queued_is_not_stored(store: 
     account = await store.create_account(new_account())
     await store.enqueue_mail(outgoing(1))
     with pytest.raises(Exception, match=r"."):  # the same id twice: the transaction fails
-        await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+        await store.add_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     assert await store.reset_code_account(b"code-1", T0) is None
     assert len(await store.list_mail()) == 1
 
@@ -170,13 +170,39 @@ async def test_list_shows_newest_first_and_failed_only_on_request(store: Store) 
 async def test_closing_an_account_forgets_its_mail_and_only_its_mail(store: Store) -> None:
     ann = await store.create_account(new_account())
     await store.create_account(new_account("bob@example.com", n=2))
-    await store.replace_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))  # queued
+    await store.add_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))  # queued
     await store.enqueue_mail(outgoing(2))
     await claim(store, "a" * 32)
     assert await store.mark_mail_sent(outgoing(2).id, "a" * 32, T0)  # sent, still listed
     await store.enqueue_mail(outgoing(3, recipient="bob@example.com"))
     await store.close_account(ann.id, T0 + 1)
     assert [m.recipient for m in await store.list_mail()] == ["bob@example.com"]
+
+
+async def test_closing_an_account_forgets_mail_to_every_address_it_had_or_asked_for(
+    store: Store,
+) -> None:
+    ann = await store.create_account(new_account())
+    await store.request_email_change(
+        ann.id, "new@example.com", b"c-1", T0 + HOUR, T0, outgoing(1, recipient="new@example.com")
+    )
+    notice = outgoing(2, recipient="ann@example.com")  # told to the old address
+    assert await store.confirm_email_change(b"c-1", T0 + 1, b"u-1", T0 + HOUR, notice)
+    await store.request_email_change(
+        ann.id,
+        "later@example.com",
+        b"c-2",
+        T0 + HOUR,
+        T0,
+        outgoing(3, recipient="later@example.com"),
+    )
+    await store.enqueue_mail(outgoing(4, recipient="bob@example.com"))
+    ids = [m.id for m in await store.list_mail()]
+    assert await store.existing_mail(ids) == set(ids)
+    await store.close_account(ann.id, T0 + 2)
+    assert [m.recipient for m in await store.list_mail()] == ["bob@example.com"]
+    assert await store.existing_mail(ids) == {outgoing(4).id}
+    assert await store.email_change(b"u-1", "undo", T0 + 3) is None
 
 
 async def test_old_sent_and_dead_mail_is_forgotten_and_queued_mail_never(store: Store) -> None:
@@ -208,7 +234,7 @@ async def test_a_profile_change_queues_its_notices_only_if_it_is_made(store: Sto
 
 async def test_a_reset_queues_its_notice_only_if_the_code_is_live(store: Store) -> None:
     ann = await store.create_account(new_account())
-    await store.replace_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.add_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     assert await store.use_reset_code(b"code-2", "hash-2", T0, outgoing(2)) is None
     assert await store.use_reset_code(b"code-1", "hash-2", T0 + 1, outgoing(3)) is not None
     assert await store.use_reset_code(b"code-1", "hash-3", T0 + 2, outgoing(4)) is None

@@ -12,6 +12,7 @@ from punchclock.store import Store
 
 T0 = 1_800_000_000_000_000  # microseconds
 HOUR = 3600 * 1_000_000
+DAY = 24 * HOUR
 
 
 def new_account(email: str = "ann@example.com", n: int = 1) -> NewAccount:
@@ -109,7 +110,7 @@ async def test_a_password_change_ends_all_sessions_but_the_one_kept(store: Store
     account = await store.create_account(new_account())
     await store.add_session(session(account, "a" * 32))
     await store.add_session(session(account, "b" * 32))
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.add_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     changed = await store.update_profile(
         account.id, ProfileChanges(), T0 + 1, password_hash="hash-2", keep_jti="a" * 32
     )
@@ -153,23 +154,91 @@ async def test_a_new_api_token_replaces_the_old_lookup(store: Store) -> None:
     assert found.api_token_sealed == b"sealed-new"
 
 
-async def test_reset_code_is_used_once_and_replaced_by_a_newer_one(store: Store) -> None:
+async def test_several_reset_codes_live_at_once_and_all_end_when_one_is_used(
+    store: Store,
+) -> None:
     account = await store.create_account(new_account())
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
-    await store.replace_reset_code(account.id, b"code-2", T0 + HOUR, T0, outgoing(2))
-    assert await store.reset_code_account(b"code-1", T0) is None
-    assert await store.reset_code_account(b"code-2", T0) == account
+    for n in (1, 2, 3):
+        await store.add_reset_code(account.id, b"code-%d" % n, T0 + HOUR, T0 + n, outgoing(n))
+    for n in (1, 2, 3):
+        assert await store.reset_code_account(b"code-%d" % n, T0) == account
     await store.add_session(session(account))
-    used = await store.use_reset_code(b"code-2", "hash-new", T0 + 1)
+    used = await store.use_reset_code(b"code-2", "hash-new", T0 + 10)
     assert used is not None
     assert used.password_hash == "hash-new"
     assert await store.account_by_session("j" * 32, account.accounts_id, T0) is None
-    assert await store.use_reset_code(b"code-2", "hash-again", T0 + 2) is None
+    for n in (1, 2, 3):  # used once, and the others die with it
+        assert await store.use_reset_code(b"code-%d" % n, "hash-again", T0 + 11) is None
+
+
+async def test_only_the_newest_reset_codes_are_kept(store: Store) -> None:
+    account = await store.create_account(new_account())
+    for n in (1, 2, 3, 4):
+        await store.add_reset_code(
+            account.id, b"code-%d" % n, T0 + HOUR, T0 + n, outgoing(n), keep=3
+        )
+    assert await store.reset_code_account(b"code-1", T0) is None
+    for n in (2, 3, 4):
+        assert await store.reset_code_account(b"code-%d" % n, T0) == account
+
+
+async def test_a_confirmed_email_change_ends_reset_codes_and_can_be_undone(store: Store) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    await store.add_session(session(ann))
+    await store.add_reset_code(ann.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.request_email_change(ann.id, "new@example.com", b"c-1", T0 + HOUR, T0, outgoing(2))
+    pending = await store.email_change(b"c-1", "confirm", T0)
+    assert pending is not None
+    assert pending[1] == "new@example.com"
+    assert await store.email_change(b"c-1", "undo", T0) is None
+    assert await store.email_change(b"c-1", "confirm", T0 + HOUR) is None  # expired
+    changed = await store.confirm_email_change(b"c-1", T0 + 1, b"u-1", T0 + DAY, outgoing(3))
+    assert changed is not None
+    assert changed.email == "new@example.com"
+    assert await store.account_by_email("ann@example.com") is None
+    assert await store.reset_code_account(b"code-1", T0 + 2) is None
+    assert await store.confirm_email_change(b"c-1", T0 + 2, b"u-2", T0 + DAY, outgoing(4)) is None
+    undo = await store.email_change(b"u-1", "undo", T0 + 2)
+    assert undo is not None
+    assert undo[1] == "ann@example.com"
+    restored = await store.undo_email_change(
+        b"u-1", T0 + 3, b"lookup-2", b"sealed-2", b"code-2", T0 + HOUR, outgoing(5)
+    )
+    assert restored is not None
+    assert restored.email == "ann@example.com"
+    assert restored.api_token_sealed == b"sealed-2"
+    assert await store.account_by_token(b"lookup-1") is None
+    assert await store.account_by_session("j" * 32, ann.accounts_id, T0) is None
+    assert await store.reset_code_account(b"code-2", T0 + 4) == restored
+    assert (
+        await store.undo_email_change(
+            b"u-1", T0 + 4, b"lookup-3", b"sealed-3", b"code-3", T0 + HOUR, outgoing(6)
+        )
+        is None
+    )
+
+
+async def test_an_email_change_to_an_address_taken_meanwhile_is_email_taken(
+    store: Store,
+) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    await store.request_email_change(ann.id, "bob@example.com", b"c-1", T0 + HOUR, T0, outgoing(1))
+    await store.create_account(new_account("bob@example.com", 2))
+    with pytest.raises(EmailTaken):
+        await store.confirm_email_change(b"c-1", T0 + 1, b"u-1", T0 + DAY, outgoing(2))
+    assert (await store.account_by_email("ann@example.com")) is not None
+
+
+async def test_a_new_password_ends_a_pending_email_change(store: Store) -> None:
+    ann = await store.create_account(new_account("ann@example.com", 1))
+    await store.request_email_change(ann.id, "new@example.com", b"c-1", T0 + HOUR, T0, outgoing(1))
+    await store.update_profile(ann.id, ProfileChanges(), T0 + 1, password_hash="hash-2")
+    assert await store.email_change(b"c-1", "confirm", T0 + 2) is None
 
 
 async def test_an_expired_reset_code_cannot_be_used(store: Store) -> None:
     account = await store.create_account(new_account())
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.add_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     assert await store.reset_code_account(b"code-1", T0 + HOUR) is None
     assert await store.use_reset_code(b"code-1", "hash-new", T0 + HOUR) is None
 
@@ -190,7 +259,7 @@ async def test_update_profile_refuses_a_workspace_of_someone_else(store: Store) 
 async def test_closing_leaves_only_an_anonymous_tombstone(store: Store) -> None:
     account = await store.create_account(new_account())
     await store.add_session(session(account))
-    await store.replace_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
+    await store.add_reset_code(account.id, b"code-1", T0 + HOUR, T0, outgoing(1))
     await store.close_account(account.id, T0 + 1)
     assert await store.account_by_email(account.email) is None
     assert await store.account_by_token(b"lookup-1") is None
@@ -321,7 +390,7 @@ async def test_confirmations_racing_with_one_code_use_it_once(store: Store) -> N
     account = await store.create_account(new_account())
     for attempt in range(5):
         code = f"code-{attempt}".encode()
-        await store.replace_reset_code(account.id, code, T0 + HOUR, T0, outgoing(attempt + 1))
+        await store.add_reset_code(account.id, code, T0 + HOUR, T0, outgoing(attempt + 1))
         used = await asyncio.gather(
             *(store.use_reset_code(code, f"hash-{attempt}-{n}", T0 + 1) for n in range(6))
         )

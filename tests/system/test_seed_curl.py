@@ -201,7 +201,8 @@ def test_sign_up_answers_the_user_and_sets_the_session_cookie(server: Server, em
     assert len(me["api_token"]) == 32
     assert len(me["toggl_accounts_id"]) == 22
     cookies = [value for name, value in answer.headers if name.lower() == "set-cookie"]
-    assert len(cookies) == 1
+    # the session cookie, and the device cookie that spares this client others' lockouts
+    assert [c.partition("=")[0] for c in cookies] == [COOKIE, "__Host-punchclock-device"]
     attributes = cookies[0].split("; ")[1:]
     assert attributes[:4] == ["Path=/", "HttpOnly", "Secure", "SameSite=Lax"]
     assert me_with_cookie(server, answer.session_cookie()).json()["email"] == email

@@ -32,13 +32,15 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_default_limits_are_safe_and_counted_in_each_process() -> None:
     settings = Settings.from_env({})
     limits = settings.rate_limits
-    assert limits.log_in_per_account == "10/minute;30/hour;100/day"  # NIST: at most 100
+    # step by step, capped well under an hour (issue 11); at most 60 an hour (ASVS V2.2.1)
+    assert limits.log_in_per_account == "10/minute;20/10 minutes;30/30 minutes"
     assert limits.log_in_per_account_and_ip == "5/minute;15/hour;50/day"
     for limit in (
         limits.sign_up_per_ip,
         limits.reset_request_per_email,
         limits.reset_request_per_ip,
         limits.reset_confirm_per_ip,
+        limits.email_change_per_account,
     ):
         assert limit
     assert limits.api_per_user_and_ip == ""  # off, as Toggl's clients burst at start
@@ -171,6 +173,14 @@ def test_migrate_creates_the_database_keys_and_secret_private_to_the_owner(tmp_p
     [key] = (data / "keys").glob("*.pem")
     assert oct(key.stat().st_mode & 0o777) == "0o600"
     assert oct((data / "keys").stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize("spec", ["10/minute;30/hour;100/day", "5/2 hours", "1/day"])
+def test_the_account_wide_log_in_limit_may_lock_no_longer_than_an_hour(spec: str) -> None:
+    with pytest.raises(ConfigError, match="PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT"):
+        Settings.from_env({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT": spec})
+    # the per-address limit holds back one address only: it may be longer
+    Settings.from_env({"PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT_AND_IP": spec})
 
 
 def test_every_default_is_written_once_on_its_field() -> None:

@@ -94,6 +94,11 @@ def test_each_line_is_the_line_uvicorns_access_log_wrote(
         ("/api/me/password_reset/confirm/s3cr3t-c0de_value", b"", "confirm/*** HTTP"),
         ("/reset/s3cr3t-c0de_value", b"", "/reset/*** HTTP"),
         ("/reset/s3cr3t-c0de_value", b"utm=1", "/reset/***?utm=1"),
+        # the codes of email-change links, in the API's paths and in the links themselves
+        ("/api/me/email_change/confirm/s3cr3t-c0de_value", b"", "change/confirm/*** HTTP"),
+        ("/api/me/email_change/undo/s3cr3t-c0de_value", b"", "change/undo/*** HTTP"),
+        ("/email/confirm/s3cr3t-c0de_value", b"", "/email/confirm/*** HTTP"),
+        ("/email/undo/s3cr3t-c0de_value", b"utm=1", "/email/undo/***?utm=1"),
     ],
 )
 def test_reset_codes_never_reach_the_log(path: str, query: bytes, shown: str) -> None:

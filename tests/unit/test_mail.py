@@ -166,3 +166,10 @@ async def test_smtp_mailer_logs_in_with_the_percent_decoded_user_and_password() 
         controller.stop()
     assert logins == [(b"a@b", b"p@ss:w/rd")]
     assert len(inbox.received) == 1
+
+
+async def test_the_file_mailer_names_each_file_by_its_outbox_id(tmp_path: Path) -> None:
+    await FileMailer(tmp_path / "outbox").send(rendered(message_id="ab" * 16))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    assert path.stem.endswith("-" + "ab" * 16)
+    assert FileMailer(tmp_path / "outbox").copies() == {"ab" * 16: path}

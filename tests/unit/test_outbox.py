@@ -206,3 +206,38 @@ async def test_sent_mail_is_forgotten_after_the_retention(
     clock.advance(2)
     assert await sender.forget_old() == 1
     assert await store.list_mail() == []
+
+
+async def test_the_file_mailers_copies_follow_the_outboxs_retention(
+    store: SQLiteStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "outbox"
+    sender = sender_for(store, FileMailer(folder), clock, keep=DAY)
+    await store.enqueue_mail(queued(1, clock.now()))
+    clock.advance(1e-6)
+    await store.enqueue_mail(queued(2, clock.now()))
+    assert (await sender.send_due()).sent == 2
+    files = sorted(folder.glob("*.eml"))
+    assert [p.stem.rpartition("-")[2] for p in files] == [f"{1:032x}", f"{2:032x}"]
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("kept")
+    clock.advance(DAY - 1e-6)
+    assert await sender.forget_old() == 0
+    assert len(list(folder.glob("*.eml"))) == 2
+    clock.advance(1e-6)  # message 1 is past the retention, message 2 a microsecond short
+    assert await sender.forget_old() == 1
+    assert [p.stem.rpartition("-")[2] for p in folder.glob("*.eml")] == [f"{2:032x}"]
+    assert unrelated.exists()
+
+
+async def test_a_file_whose_message_left_the_outbox_is_erased(
+    store: SQLiteStore, clock: FixedClock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "outbox"
+    sender = sender_for(store, FileMailer(folder), clock)
+    await store.enqueue_mail(queued(1, clock.now(), to="ann@example.com"))
+    await sender.send_due()
+    assert await sender.erase_copies() == 0  # still in the outbox
+    await store.delete_old_mail(clock.now() + 1)  # as closing the account would
+    assert await sender.erase_copies() == 1
+    assert list(folder.glob("*.eml")) == []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -9,7 +10,7 @@ from starlette.requests import Request
 
 from punchclock.config import RateLimits, Settings
 from punchclock.errors import Throttled
-from punchclock.throttle import Throttle
+from punchclock.throttle import ClearableMemoryStorage, Throttle
 from punchclock.web.auth import Clients
 
 KEY = b"k" * 32
@@ -118,3 +119,81 @@ def test_the_client_address_believes_only_trusted_proxies(
 
 def test_without_trusted_proxies_the_peer_is_the_client() -> None:
     assert Clients().address(request("10.0.0.2", "198.51.100.1")) == "10.0.0.2"
+
+
+async def succeed() -> bool:
+    return True
+
+
+@pytest.fixture
+async def strict() -> AsyncIterator[Throttle]:
+    """Production-like shapes, small numbers: 3 failures lock the account for strangers."""
+    rates = RateLimits(
+        log_in_per_account="3/minute",
+        log_in_per_account_and_ip="2/minute",
+        reset_request_per_email="2/hour",
+    )
+    made = Throttle.in_memory(rates, KEY)
+    yield made
+    await made.close()
+
+
+async def lock(throttle: Throttle, email: str = "ann@example.com") -> None:
+    for ip in ("198.51.100.1", "198.51.100.2"):
+        for _ in range(2):
+            with contextlib.suppress(Throttled):
+                await throttle.password_attempt(email, ip, fail)
+    with pytest.raises(Throttled):
+        await throttle.password_attempt(email, "203.0.113.9", succeed)
+
+
+async def test_a_device_is_judged_by_its_own_failures_only(strict: Throttle) -> None:
+    await lock(strict)
+    assert await strict.password_attempt("ann@example.com", "203.0.113.9", succeed, "dev-1")
+    for _ in range(2):  # a thief with the cookie: the device's own two guesses
+        assert not await strict.password_attempt("ann@example.com", "203.0.113.9", fail, "dev-2")
+    with pytest.raises(Throttled):
+        await strict.password_attempt("ann@example.com", "203.0.113.9", succeed, "dev-2")
+    assert await strict.password_attempt("ann@example.com", "203.0.113.9", succeed, "dev-1")
+
+
+async def test_an_address_that_logged_in_before_is_judged_by_its_own_failures(
+    strict: Throttle,
+) -> None:
+    assert await strict.password_attempt("ann@example.com", "192.0.2.10", succeed)
+    await lock(strict)
+    assert await strict.password_attempt("ann@example.com", "192.0.2.10", succeed)
+    # known for this account only
+    await lock(strict, "bob@example.com")
+    with pytest.raises(Throttled):
+        await strict.password_attempt("bob@example.com", "192.0.2.10", succeed)
+
+
+async def test_forgetting_failures_lets_the_owner_in_from_anywhere(strict: Throttle) -> None:
+    await lock(strict)
+    await strict.forget_failures("ANN@example.com", "203.0.113.9")
+    assert await strict.password_attempt("ann@example.com", "203.0.113.9", succeed)
+
+
+async def test_reset_mails_stop_quietly_and_requests_count_per_address_only(
+    strict: Throttle,
+) -> None:
+    assert [await strict.reset_mail("ann@example.com") for _ in range(3)] == [True, True, False]
+    assert await strict.reset_mail("bob@example.com")
+    for _ in range(20):  # never per email: the default per address is 10/hour
+        with contextlib.suppress(Throttled):
+            await strict.reset_request("198.51.100.1")
+    await strict.reset_request("198.51.100.2")
+
+
+async def test_a_count_cleared_while_old_entries_expire_breaks_nothing() -> None:
+    storage = ClearableMemoryStorage()
+    for key in ("a", "b"):
+        assert await storage.acquire_entry(key, 5, 60)
+    expiring = storage.timer
+    assert expiring is not None
+    await asyncio.sleep(0)  # the expiry task takes its list of keys and waits on "a"
+    await storage.clear("b")
+    await expiring  # limits' own clear() made this raise KeyError('b')
+    assert (await storage.get_moving_window("b", 5, 60))[1] == 0  # "b" holds no entry
+    await Throttle(RateLimits(), storage, KEY).close()

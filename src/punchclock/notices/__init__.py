@@ -87,6 +87,67 @@ class Notices:
         )
         return self._sealed(_message(account, "Reset your punchclock password", text, page), now)
 
+    def confirm_address(
+        self, account: Account, email: str, code: str, expires_at: int, now: int
+    ) -> OutgoingMail:
+        """Ask a new address to confirm it is the account's, by a link."""
+        link = f"{self._public_url}/email/confirm/{code}"
+        text = _template("confirm_address.txt").substitute(
+            link=link,
+            until=_minute(expires_at),
+            api=f"{self._public_url}/api/me/email_change/confirm/{code}",
+        )
+        page = _template("confirm_address.html").substitute(
+            name=html.escape(account.fullname), link=html.escape(link), until=_minute(expires_at)
+        )
+        message = Message(
+            to=email,
+            to_name=account.fullname,
+            subject="Confirm your new punchclock address",
+            text=text,
+            html=page,
+        )
+        return self._sealed(message, now)
+
+    def address_taken(self, email: str, now: int) -> OutgoingMail:
+        """Tell an address that someone asked to move an account to it, though it has one."""
+        message = Message(
+            to=email,
+            subject="Your punchclock address",
+            text=_template("address_taken.txt").substitute(),
+            html=_template("address_taken.html").substitute(),
+        )
+        return self._sealed(message, now)
+
+    def email_changed(
+        self,
+        account: Account,
+        new_email: str,
+        undo: str,
+        expires_at: int,
+        now: int,
+        client: ClientInfo | None,
+    ) -> OutgoingMail:
+        """Tell the old address its account moved, with a link that undoes the move."""
+        origin = f" from the address {client.ip}" if client is not None and client.ip else ""
+        link = f"{self._public_url}/email/undo/{undo}"
+        values = {"when": _minute(now), "until": _minute(expires_at)}
+        text = _template("email_changed.txt").substitute(
+            values,
+            new_email=new_email,
+            origin=origin,
+            link=link,
+            api=f"{self._public_url}/api/me/email_change/undo/{undo}",
+        )
+        page = _template("email_changed.html").substitute(
+            values,
+            name=html.escape(account.fullname),
+            new_email=html.escape(new_email),
+            origin=html.escape(origin),
+            link=html.escape(link),
+        )
+        return self._sealed(_message(account, EMAIL_CHANGED.subject, text, page), now)
+
     def _sealed(self, message: Message, now: int) -> OutgoingMail:
         """Seal a message for the outbox: it may hold a live code, and must not be kept in clear."""
         mail_id = new_mail_id()

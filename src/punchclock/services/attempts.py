@@ -36,6 +36,7 @@ class Attempts:
         client: ClientInfo | None,
         verify: Callable[[], Awaitable[bool]],
         account_id: int | None = None,
+        device: str | None = None,
     ) -> bool:
         """Check a password, unless the account has had too many failures (Throttled).
 
@@ -43,13 +44,21 @@ class Attempts:
         current password of a change (ASVS 4.0.3 V2.2.1; NIST SP 800-63B 5.2.2). The limit
         is checked before the hash, so a throttled guess costs no CPU and is answered
         the same whether or not the email has an account. Failures are counted per account
-        and, more strictly, per account and address; a success clears the address's count,
-        so an attacker elsewhere delays the owner only at the laxer per-account limit.
+        and address, and per account from clients that never logged in to it; a device
+        that did (`device`, from its device cookie) or an address whose log-in succeeded
+        lately is judged by its own failures only, so that someone who knows only the
+        email cannot keep the owner out (Throttle.password_attempt).
         """
         if self._throttle is None:
             return await verify()
         with self._recorded("password", account_id, client):
-            return await self._throttle.password_attempt(email, client.ip if client else "", verify)
+            ip = client.ip if client else ""
+            return await self._throttle.password_attempt(email, ip, verify, device)
+
+    async def forget_failures(self, email: str, client: ClientInfo) -> None:
+        """Clear the account's failed log-ins: its owner just proved themselves by a reset."""
+        if self._throttle is not None:
+            await self._throttle.forget_failures(email, client.ip)
 
     async def sign_up(self, client: ClientInfo) -> None:
         """Count a sign-up: it costs a hash and tells whether an email is taken (ASVS 5 V6.3.8)."""
@@ -57,12 +66,32 @@ class Attempts:
             with self._recorded("sign_up", None, client):
                 await self._throttle.sign_up(client.ip)
 
-    async def reset_request(self, email: str, client: ClientInfo | None) -> None:
-        """Count a reset request, per email and per address, known emails or not, so that
-        nobody can flood an inbox or probe many emails quickly."""
+    async def reset_request(self, client: ClientInfo | None) -> None:
+        """Count a reset request per address (429), so that nobody probes many emails
+        quickly; never per email, lest someone who knows only the email keep its owner
+        from asking."""
         if self._throttle is not None:
             with self._recorded("reset_request", None, client):
-                await self._throttle.reset_request(email, client.ip if client else "")
+                await self._throttle.reset_request(client.ip if client else "")
+
+    async def reset_mail(self, email: str) -> bool:
+        """Tell whether one more reset code may be mailed to this email (a few an hour);
+        beyond that a request, answered the same, sends nothing."""
+        return self._throttle is None or await self._throttle.reset_mail(email)
+
+    async def email_change(self, account_id: int, client: ClientInfo | None) -> None:
+        """Count a request to move an account to another address: each mails an address
+        of the caller's choosing."""
+        if self._throttle is not None:
+            with self._recorded("email_change", account_id, client):
+                await self._throttle.email_change(account_id)
+
+    async def link_confirm(self, client: ClientInfo) -> None:
+        """Count a use of an email change's link: codes are 256 random bits, but guessing
+        still costs lookups (ASVS 5 V6.6.3). Counted with reset confirmations."""
+        if self._throttle is not None:
+            with self._recorded("link_confirm", None, client):
+                await self._throttle.reset_confirm(client.ip)
 
     async def reset_confirm(self, client: ClientInfo) -> None:
         """Count a reset confirmation: codes are 256 random bits, but guessing still costs

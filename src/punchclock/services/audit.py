@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from punchclock.models import ClientInfo
+from punchclock.models import AuditEvent, ClientInfo
 from punchclock.services.background import Background
 from punchclock.services.clock import DAY, Clock
 from punchclock.store import Store
@@ -40,6 +40,10 @@ class Audit:
         self._background.run(
             self._store.record_event(self._clock.now(), event, account_id, ip, agent, detail)
         )
+
+    async def recent(self, account_id: int, limit: int = 20) -> list[AuditEvent]:
+        """Return the account's latest security events, newest first (for its owner)."""
+        return await self._store.events(account_id, 0, limit)
 
     async def purge(self) -> int:
         """Remove audit events older than PUNCHCLOCK_AUDIT_RETENTION_DAYS; return how many."""

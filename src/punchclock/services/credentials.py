@@ -60,14 +60,22 @@ class Credentials:
         self._verifying: dict[bytes, asyncio.Future[Account]] = {}
 
     async def log_in(
-        self, email: str, password: str, remember_me: bool, client: ClientInfo
+        self,
+        email: str,
+        password: str,
+        remember_me: bool,
+        client: ClientInfo,
+        device_cookie: str | None = None,
     ) -> tuple[Account, IssuedSession]:
         """Check an email and password and start a session.
 
         A log-in always costs a full hash: the cache of verified passwords serves API calls.
+        A valid device cookie of this email's, from an earlier log-in, has the attempt
+        judged by that device's failures only (Attempts.password).
         """
+        device = self._secrets.device_of(device_cookie, email)
         account = await self._check_password(
-            email, await self._account_by_email(email), password, client, "log_in"
+            email, await self._account_by_email(email), password, client, "log_in", device
         )
         self._audit.record("log_in", account.id, client)
         return account, await self._sessions.start_session(account, remember_me, client)
@@ -146,6 +154,9 @@ class Credentials:
     def reset_code_lookup(self, code: str) -> bytes:
         return self._secrets.reset_code_lookup(code)
 
+    def email_change_lookup(self, code: str) -> bytes:
+        return self._secrets.email_change_lookup(code)
+
     async def _account_by_email(self, email: str) -> Account | None:
         return await self._store.account_by_email(email) if EMAIL.fullmatch(email) else None
 
@@ -156,6 +167,7 @@ class Credentials:
         password: str,
         client: ClientInfo | None,
         path: str,
+        device: str | None = None,
     ) -> Account:
         """Return the account if the password is its own; raise InvalidCredentials otherwise.
 
@@ -166,7 +178,8 @@ class Credentials:
         password_hash = account.password_hash if account is not None else None
         account_id = account.id if account is not None else None
         verify = functools.partial(self._hasher.verify, password_hash, password)
-        if not await self._attempts.password(email, client, verify, account_id) or account is None:
+        attempt = self._attempts.password(email, client, verify, account_id, device)
+        if not await attempt or account is None:
             # `path` says where: "log_in" (POST /api/sessions) or "basic" (email:password
             # on an API call). An unknown email is recorded without it (see Audit.record).
             self._audit.record("log_in_failed", account_id, client, path)

@@ -36,7 +36,16 @@ def fullname(value: object) -> str:
 
 @functools.cache
 def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # IANA names only: the system's zoneinfo folder also holds "localtime" (whatever the
+    # server runs in), "posixrules", "Factory" and the posix/ and right/ copies
+    return frozenset(
+        name
+        for name in zoneinfo.available_timezones()
+        if name not in _NOT_IANA and not name.startswith(("posix/", "right/"))
+    )
+
+
+_NOT_IANA = frozenset({"localtime", "posixrules", "Factory"})
 
 
 def timezone(value: object) -> str:

@@ -19,6 +19,7 @@ from punchclock.store import Store
 from punchclock.tokens import new_reset_code
 
 _RESET_CODE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+RESET_CODES_KEPT = 3  # live reset codes an account may have at once
 
 
 class Resets:
@@ -51,10 +52,13 @@ class Resets:
         All the work, the lookup included, happens after the answer is sent, and nothing
         is sent during the request (the outbox sender mails it later), so the answer can
         tell nothing about the email, nor about the mail server, through its content or
-        its timing (OWASP Forgot Password Cheat Sheet).
+        its timing (OWASP Forgot Password Cheat Sheet). Requests are limited per address
+        (429), never per email, so that someone who knows only the email cannot keep its
+        owner from asking; an inbox gets a few codes an hour at most, and beyond that a
+        request, answered the same, sends nothing.
         """
         email = fields.email(email)
-        await self._attempts.reset_request(email, client)
+        await self._attempts.reset_request(client)
         self._background.run(self._queue_reset_code(email, client))
 
     async def confirm_password_reset(
@@ -86,8 +90,22 @@ class Resets:
             self._audit.record("reset_failed", owner.id, client, "used_meanwhile")
             raise ResetCodeInvalid()
         self._notices.queued()
+        # the owner proved themselves through their inbox: the failures others piled up
+        # on the account no longer hold them back
+        await self._attempts.forget_failures(account.email, client)
         self._audit.record("reset_completed", account.id, client)
         return account, await self._sessions.start_session(account, False, client)
+
+    async def reset_code_is_live(self, code: str) -> bool:
+        """Tell whether a reset code would be accepted now, without using it up.
+
+        The page of the link in the mail asks this on a GET, which mail scanners and link
+        previews make too: only the POST with a new password uses the code.
+        """
+        if not _RESET_CODE.fullmatch(code):
+            return False
+        lookup = self._credentials.reset_code_lookup(code)
+        return await self._store.reset_code_account(lookup, self._clock.now()) is not None
 
     async def _queue_reset_code(self, email: str, client: ClientInfo | None) -> None:
         account = await self._store.account_by_email(email)
@@ -96,16 +114,25 @@ class Resets:
         self._audit.record("reset_requested", account.id if account is not None else None, client)
         if account is None:
             return
+        if not await self._attempts.reset_mail(email):
+            return  # the inbox already holds the last few codes, all of them live
+        await self.send_reset_code(account)
+
+    async def send_reset_code(self, account: Account) -> None:
+        """Queue a new reset code to the account's address (earlier ones stay live)."""
         code = new_reset_code()
         now = self._clock.now()
         expires_at = now + self._notices.reset_code_ttl * 1_000_000
         # The code and the message that tells it are written in one transaction: there is
-        # never a code nobody was told of, nor a message whose code was not stored.
-        await self._store.replace_reset_code(
+        # never a code nobody was told of, nor a message whose code was not stored. Codes
+        # sent earlier stay live, so that someone else's request does not void the code
+        # its owner just received; using one, or a new password or address, ends them all.
+        await self._store.add_reset_code(
             account.id,
             self._credentials.reset_code_lookup(code),
             expires_at,
             now,
             self._notices.reset_code(account, code, expires_at, now),
+            keep=RESET_CODES_KEPT,
         )
         self._notices.queued()

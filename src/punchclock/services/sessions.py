@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from punchclock.errors import InvalidCredentials, SessionNotFound
@@ -22,6 +23,7 @@ class IssuedSession:
 
     token: str
     remember_me: bool
+    device: str = ""  # a device cookie for the client (OWASP device cookies); "" for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +46,10 @@ class Sessions:
         clock: Clock,
         *,
         idle_timeout: int = 0,
+        devices: Callable[[str], str] | None = None,
     ) -> None:
         self._store = store
+        self._devices = devices  # makes a device cookie for an account's email
         self._tokens = tokens
         self._audit = audit
         self._background = background
@@ -74,7 +78,9 @@ class Sessions:
                 ip=client.ip,
             )
         )
-        return IssuedSession(token=token, remember_me=remember_me)
+        # the client that proved itself is known from now on (OWASP device cookies)
+        device = self._devices(account.email) if self._devices is not None else ""
+        return IssuedSession(token=token, remember_me=remember_me, device=device)
 
     async def authenticate(self, token: str) -> Authenticated:
         """Authenticate the session cookie: a valid JWT *and* a live server-side session."""

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -122,15 +123,42 @@ class Store(Protocol):
 
     async def close_account(self, account_id: int, now: int) -> None:
         """End every session, token, password and code; erase personal data, including
-        every message in the outbox addressed to the account's email, sent or not, its
-        settings, its workspaces and its organizations."""
+        every message in the outbox queued for the account (to any address it had or
+        asked for) or addressed to its email, sent or not, its settings, its workspaces
+        and its organizations."""
         ...
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    # -- administration (`punchclock accounts`) ---------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        """Return what an operator sees of the account with that email, disabled or not
+        (never a closed one); its live sessions are those not expired at `now`."""
+        ...
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        """Return up to `limit` accounts (not closed), oldest first; with `search`, only
+        those whose email or name holds it, in any case."""
+        ...
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        """Disable the account (every credential refused; its sessions and reset code end,
+        its email stays taken) or enable it again."""
+        ...
+
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         """Store a reset code for the account and queue the message that tells it, in one
-        transaction (see enqueue_mail); any earlier code stops working."""
+        transaction (see enqueue_mail). Earlier codes stay live: only the newest `keep`
+        are kept. Using any of them, or a new password or address, ends them all."""
         ...
 
     async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
@@ -144,6 +172,57 @@ class Store(Protocol):
         same transaction); None, and nothing done, if the code is not live."""
         ...
 
+    # -- email changes (issue 11): a new address is taken only once a link mailed to it is
+    # followed; the old address is then told, with a link that undoes the change. Both
+    # links' codes are kept as HMACs only; a new password ends a pending change.
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        """Record a pending change to `email`, ending any earlier one of the account, and
+        queue `message` (which carries its confirmation code) in the same transaction."""
+        ...
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        """Return the account and address of a live "confirm" or "undo" code, unused."""
+        ...
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        """Use a live confirmation code once: the account takes its address (EmailTaken if
+        another account has it by now), its reset codes end, an undo code for the old
+        address is stored and `notice` queued. None, and nothing done, if not live."""
+        ...
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        """Use a live undo code once: restore its address (EmailTaken if another account has
+        it by now), end every session, pending change and reset code, replace the API
+        token, store a new reset code and queue its message. None if not live."""
+        ...
+
     # -- the outbox ------------------------------------------------------------------------
     # A message is `queued` until a sender delivers it (`sent`) or gives up on it (`dead`).
     # To send, a sender claims a batch: it writes its own random claim_token and a lease
@@ -153,7 +232,7 @@ class Store(Protocol):
 
     async def enqueue_mail(self, message: OutgoingMail) -> None:
         """Queue a message: state queued, attempts 0, queued_at and next_attempt_at set to
-        its created_at, no lease. Methods that cause mail (replace_reset_code) do the same
+        its created_at, no lease. Methods that cause mail (add_reset_code) do the same
         inside their own transaction."""
         ...
 
@@ -198,10 +277,18 @@ class Store(Protocol):
         """
         ...
 
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        """Return how many messages are queued and when the oldest was queued (None: none)."""
+        ...
+
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         """Queue a dead message again: state queued, attempts 0, queued_at and
         next_attempt_at = now, no lease; last_error stays until the next outcome.
         False if there is no dead message with that id."""
+        ...
+
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        """Return those of `ids` still in the outbox (the file mailer deletes the others)."""
         ...
 
     async def delete_old_mail(self, before: int) -> int:
@@ -230,6 +317,16 @@ class Store(Protocol):
 
     async def delete_events_before(self, at: int) -> int:
         """Remove the events recorded before `at`; return how many."""
+        ...
+
+    # -- health --------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Answer a trivial query, or raise StoreUnavailable: what a readiness probe asks."""
+        ...
+
+    async def schema_is_current(self) -> bool:
+        """Tell whether the schema is at the newest version this code knows."""
         ...
 
     async def close(self) -> None: ...

@@ -22,6 +22,7 @@ import msgspec
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -35,7 +36,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import EMAIL_INDEX, POSTGRES, profile_update
-from punchclock.store.rows import session_from, settings_from
+from punchclock.store.rows import search_pattern, session_from, settings_from
 
 T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
@@ -47,6 +48,7 @@ COMMAND_TIMEOUT = 5.0  # seconds a statement may run
 # request answers 503. asyncpg's own timeouts leave gaps: after a statement times out on
 # a dead network, cancelling it and returning the connection can take as long again.
 DEADLINE = 5.0
+PING_DEADLINE = 1.0  # seconds a readiness probe waits for the database
 MIGRATION_TIMEOUT = 3600.0  # seconds a migration step may run
 
 Q = POSTGRES  # every statement (store/queries.py)
@@ -275,7 +277,7 @@ class PostgresStore:
                 await _set_password(db, account_id, password_hash, now)
                 await db.execute(Q.delete_sessions_but, account_id, keep_jti)
             for notice in notices:
-                await _enqueue(db, notice)
+                await _enqueue(db, notice, account_id)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
@@ -294,6 +296,7 @@ class PostgresStore:
                 Q.close_mail,
                 Q.delete_sessions_of,
                 Q.delete_reset_codes_of,
+                Q.delete_email_changes_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
                 Q.close_organizations,
@@ -304,12 +307,19 @@ class PostgresStore:
 
         await self._transact(tx)
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         async def tx(db: Connection) -> None:
-            await db.execute(Q.replace_reset_code, code_lookup, account_id, expires_at, now)
-            await _enqueue(db, message)
+            await db.execute(Q.add_reset_code, code_lookup, account_id, expires_at, now)
+            await db.execute(Q.trim_reset_codes, account_id, now, keep)
+            await _enqueue(db, message, account_id)
 
         await self._transact(tx)
 
@@ -326,7 +336,81 @@ class PostgresStore:
             await _set_password(db, account_id, password_hash, now)
             await db.execute(Q.delete_sessions_of, account_id)
             if notice is not None:
-                await _enqueue(db, notice)
+                await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    # -- email changes ---------------------------------------------------------------------
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        async def tx(db: Connection) -> None:
+            await db.execute(Q.delete_email_confirms_of, account_id)
+            await db.execute(
+                Q.add_email_change, code_lookup, account_id, "confirm", email, expires_at, now
+            )
+            await _enqueue(db, message, account_id)
+
+        await self._transact(tx)
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        row = await self._fetchrow(Q.account_by_email_change, code_lookup, kind, now)
+        return None if row is None else (Account(*row[:-1]), row[-1])
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            row = await db.fetchrow(Q.use_email_change, code_lookup, "confirm", now)
+            if row is None:
+                return None
+            account_id, email = row
+            old = (await _account_by_id(db, account_id)).email
+            await _set_email(db, account_id, email, now)
+            await db.execute(
+                Q.add_email_change, undo_lookup, account_id, "undo", old, undo_expires_at, now
+            )
+            await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            row = await db.fetchrow(Q.use_email_change, code_lookup, "undo", now)
+            if row is None:
+                return None
+            account_id, email = row
+            await _set_email(db, account_id, email, now)
+            await db.execute(Q.delete_email_changes_of, account_id)
+            await db.execute(Q.delete_sessions_of, account_id)
+            await db.execute(Q.replace_api_token, account_id, token_lookup, token_sealed)
+            await db.execute(Q.add_reset_code, reset_lookup, account_id, reset_expires_at, now)
+            await _enqueue(db, reset_message, account_id)
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
@@ -361,6 +445,9 @@ class PostgresStore:
 
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         return await self._returned(Q.retry_mail, mail_id, now)
+
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._fetch(Q.existing_mail, list(ids))}
 
     async def delete_old_mail(self, before: int) -> int:
         return await self._count(Q.delete_old_mail, before)
@@ -418,6 +505,46 @@ class PostgresStore:
     async def delete_events_before(self, at: int) -> int:
         return await self._count(Q.delete_events_before, at)
 
+    # -- administration and health ---------------------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = await self._fetchrow(Q.account_overview, now, email.lower())
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = await self._fetch(Q.list_accounts, now, search_pattern(search or ""), limit)
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        async def tx(db: Connection) -> None:
+            if not disabled:
+                await db.execute(Q.enable_account, account_id, now)
+                return
+            await db.execute(Q.disable_account, account_id, now)
+            await db.execute(Q.delete_sessions_of, account_id)
+            await db.execute(Q.delete_reset_codes_of, account_id)
+
+        await self._transact(tx)
+
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        row = await self._fetchrow(Q.outbox_backlog)
+        assert row is not None
+        return row[0], row[1]
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.fetchval(Q.ping), deadline=PING_DEADLINE)
+
+    async def schema_is_current(self) -> bool:
+        try:
+            version = await self._run(
+                lambda db: db.fetchval("SELECT coalesce(max(version), 0) FROM punchclock_schema")
+            )
+        except asyncpg.UndefinedTableError:  # never migrated
+            return False
+        return bool(version == len(load_migrations("postgres")))
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
@@ -462,7 +589,7 @@ async def _renumbered(db: Connection, version: int) -> int:
     return version
 
 
-async def _enqueue(db: Connection, message: OutgoingMail) -> None:
+async def _enqueue(db: Connection, message: OutgoingMail, account_id: int | None = None) -> None:
     await db.execute(
         Q.enqueue_mail,
         message.id,
@@ -470,7 +597,14 @@ async def _enqueue(db: Connection, message: OutgoingMail) -> None:
         message.subject,
         message.sealed,
         message.created_at,
+        account_id,
     )
+
+
+async def _set_email(db: Connection, account_id: int, email: str, now: int) -> None:
+    """Give the account an address; the codes sent to the one before stop working."""
+    await db.execute(Q.set_email, account_id, email, email.lower(), now)
+    await db.execute(Q.delete_reset_codes_of, account_id)
 
 
 async def _account_by_id(db: Connection, account_id: int) -> Account:
@@ -482,6 +616,7 @@ async def _account_by_id(db: Connection, account_id: int) -> Account:
 async def _set_password(db: Connection, account_id: int, password_hash: str, now: int) -> None:
     await db.execute(Q.set_password, account_id, password_hash, now)
     await db.execute(Q.delete_reset_codes_of, account_id)
+    await db.execute(Q.delete_email_confirms_of, account_id)
 
 
 def _changed(status: str) -> int:

@@ -2,8 +2,9 @@
 
 SQLite reads the same text with ?1 placeholders (numbered, so a value used twice is
 passed once on both), and has IS DISTINCT FROM (since 3.39) and RETURNING (3.35). The
-one real difference left here: claiming mail skips locked rows on PostgreSQL, where
-senders on many hosts claim at once; SQLite has one writer.
+real differences left here: claiming mail skips locked rows on PostgreSQL, where
+senders on many hosts claim at once (SQLite has one writer), and a list of ids is an
+array there and a JSON array on SQLite (existing_mail).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import re
 
 from punchclock.models import ProfileChanges
 from punchclock.store.rows import (
+    ACCOUNT_COLUMNS,
     MAIL_RECORD_COLUMNS,
     ORGANIZATION_COLUMNS,
+    OVERVIEW_COLUMNS,
     SELECT_ACCOUNT,
     SESSION_COLUMNS,
+    USABLE,
     WORKSPACE_COLUMNS,
 )
 
@@ -37,18 +41,23 @@ SQLITE_EMAIL_TAKEN = "UNIQUE constraint failed: accounts.email_key"
 @dataclasses.dataclass(frozen=True, slots=True)
 class Statements:
     account_by_id: str = f"{SELECT_ACCOUNT} WHERE a.id = $1"
-    account_by_email: str = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
-    account_by_token: str = (
-        f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND a.closed_at IS NULL"
-    )
+    # a credential never finds a closed or disabled account (USABLE)
+    account_by_email: str = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND {USABLE}"
+    account_by_token: str = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND {USABLE}"
     account_by_session: str = (
         f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
         "WHERE s.jti = $1 AND s.expires_at > $2 AND s.last_used_at >= $3 AND a.accounts_id = $4 "
-        "AND a.closed_at IS NULL"
+        f"AND {USABLE}"
     )
     account_by_reset_code: str = (
         f"{SELECT_ACCOUNT} JOIN reset_codes r ON r.account_id = a.id "
-        "WHERE r.code_lookup = $1 AND r.expires_at > $2 AND a.closed_at IS NULL"
+        f"WHERE r.code_lookup = $1 AND r.expires_at > $2 AND {USABLE}"
+    )
+    # the account and address of a live "confirm" or "undo" code of an email change
+    account_by_email_change: str = (
+        f"SELECT {ACCOUNT_COLUMNS}, e.email FROM accounts a "
+        "JOIN email_changes e ON e.account_id = a.id "
+        f"WHERE e.code_lookup = $1 AND e.kind = $2 AND e.expires_at > $3 AND {USABLE}"
     )
     insert_account: str = (
         "INSERT INTO accounts (accounts_id, email, email_key, fullname, "
@@ -104,8 +113,22 @@ class Statements:
         "UPDATE accounts SET password_hash = $2, updated_at = $3, "
         "authorization_updated_at = $3 WHERE id = $1"
     )
-    # A code asked for before a password change must not undo it.
+    # A code asked for before a password change must not undo it, nor a change of address
+    # asked for with the old password go on.
     delete_reset_codes_of: str = "DELETE FROM reset_codes WHERE account_id = $1"
+    delete_email_confirms_of: str = (
+        "DELETE FROM email_changes WHERE account_id = $1 AND kind = 'confirm'"
+    )
+    delete_email_changes_of: str = "DELETE FROM email_changes WHERE account_id = $1"
+    # a new address: the codes sent to the one before stop working (delete_reset_codes_of)
+    set_email: str = (
+        "UPDATE accounts SET email = $2, email_key = $3, updated_at = $4, "
+        "authorization_updated_at = $4 WHERE id = $1"
+    )
+    # undoing a change: the API token someone else may have read is replaced too
+    replace_api_token: str = (
+        "UPDATE accounts SET api_token_lookup = $2, api_token_sealed = $3 WHERE id = $1"
+    )
     replace_password_hash: str = (
         "UPDATE accounts SET password_hash = $3 WHERE id = $1 AND password_hash = $2"
     )
@@ -113,9 +136,10 @@ class Statements:
         "UPDATE accounts SET api_token_lookup = $2, api_token_sealed = $3, "
         "updated_at = $4, authorization_updated_at = $4 WHERE id = $1"
     )
-    # closing: its mail first, while the email that names the person is still there
+    # closing: its mail first, while the email that names the person is still there; so
+    # does mail to any address it had or asked for, which carries its account id
     close_mail: str = (
-        "DELETE FROM outbox WHERE recipient IN "
+        "DELETE FROM outbox WHERE account_id = $1 OR recipient IN "
         "(SELECT email FROM accounts WHERE id = $1 AND email IS NOT NULL)"
     )
     close_default_workspace: str = "UPDATE accounts SET default_workspace_id = NULL WHERE id = $1"
@@ -129,20 +153,37 @@ class Statements:
         "timezone = 'UTC', country_id = NULL, updated_at = $2, "
         "authorization_updated_at = $2, closed_at = $2 WHERE id = $1"
     )
-    replace_reset_code: str = (
+    # Several live codes: someone else asking for one must not void the owner's (issue 11).
+    add_reset_code: str = (
         "INSERT INTO reset_codes (code_lookup, account_id, expires_at, created_at) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET "
-        "code_lookup = excluded.code_lookup, expires_at = excluded.expires_at, "
-        "created_at = excluded.created_at"
+        "VALUES ($1, $2, $3, $4)"
+    )
+    # only the newest $3 live codes of the account stay
+    trim_reset_codes: str = (
+        "DELETE FROM reset_codes WHERE account_id = $1 AND (expires_at <= $2 OR "
+        "code_lookup NOT IN (SELECT code_lookup FROM reset_codes WHERE account_id = $1 "
+        "ORDER BY created_at DESC, code_lookup LIMIT $3))"
     )
     # Taken, not read: of two confirmations of one code, the second waits for the first
     # (its row lock; SQLite's write lock), then finds the row gone.
     use_reset_code: str = (
         "DELETE FROM reset_codes WHERE code_lookup = $1 AND expires_at > $2 RETURNING account_id"
     )
+    # email changes: a pending one ends the one before; the codes are taken, not read
+    add_email_change: str = (
+        "INSERT INTO email_changes (code_lookup, account_id, kind, email, expires_at, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    use_email_change: str = (
+        "DELETE FROM email_changes WHERE code_lookup = $1 AND kind = $2 "
+        "AND expires_at > $3 RETURNING account_id, email"
+    )
+    # $6: the account the message was queued for, whatever address it goes to (closing
+    # the account erases it)
     enqueue_mail: str = (
         "INSERT INTO outbox (id, recipient, subject, sealed, state, attempts, created_at, "
-        "queued_at, next_attempt_at) VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5, $5)"
+        "queued_at, next_attempt_at, account_id) "
+        "VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5, $5, $6)"
     )
     mail_due: str = f"SELECT 1 FROM outbox WHERE {_DUE_MAIL.replace('$3', '$1')} LIMIT 1"
     claim_mail: str = (
@@ -174,6 +215,9 @@ class Statements:
         "next_attempt_at = $2, claim_token = NULL, lease_until = NULL "
         "WHERE id = $1 AND state = 'dead' RETURNING 1"
     )
+    # which of the ids ($1, a list) are still in the outbox: an array on PostgreSQL, a JSON
+    # array on SQLite (see for_sqlite)
+    existing_mail: str = "SELECT id FROM outbox WHERE id = ANY($1::text[])"
     delete_old_mail: str = "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < $1"
     record_event: str = (
         "INSERT INTO audit_events (at, event, account_id, ip, user_agent, detail) "
@@ -186,6 +230,24 @@ class Statements:
         "ORDER BY at DESC, id DESC LIMIT $3"
     )
     delete_events_before: str = "DELETE FROM audit_events WHERE at < $1"
+    # administration (`punchclock accounts`): disabled accounts too, never closed ones
+    account_overview: str = (
+        f"SELECT {OVERVIEW_COLUMNS.format(now='$1')} FROM accounts a "
+        "WHERE a.email_key = $2 AND a.closed_at IS NULL"
+    )
+    list_accounts: str = (
+        f"SELECT {OVERVIEW_COLUMNS.format(now='$1')} FROM accounts a "
+        "WHERE a.closed_at IS NULL "
+        "AND (a.email_key LIKE $2 ESCAPE '\\' OR lower(a.fullname) LIKE $2 ESCAPE '\\') "
+        "ORDER BY a.id LIMIT $3"
+    )
+    disable_account: str = (
+        "UPDATE accounts SET disabled_at = coalesce(disabled_at, $2), updated_at = $2, "
+        "authorization_updated_at = $2 WHERE id = $1 AND closed_at IS NULL"
+    )
+    enable_account: str = "UPDATE accounts SET disabled_at = NULL, updated_at = $2 WHERE id = $1"
+    outbox_backlog: str = "SELECT count(*), min(queued_at) FROM outbox WHERE state = 'queued'"
+    ping: str = "SELECT 1"
     # what start-up opens to find out whether the server key made the database
     newest_sealed_token: str = (
         "SELECT api_token_sealed, accounts_id FROM accounts "
@@ -199,6 +261,8 @@ class Statements:
                 f.name: _PLACEHOLDER.sub(r"?\1", getattr(self, f.name)).replace("{skip_locked}", "")
                 for f in dataclasses.fields(self)
             }
+            # SQLite has no arrays: the ids come as one JSON array
+            | {"existing_mail": _EXISTING_MAIL_SQLITE}
         )
 
     def for_postgres(self) -> Statements:
@@ -210,6 +274,7 @@ class Statements:
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_EXISTING_MAIL_SQLITE = "SELECT id FROM outbox WHERE id IN (SELECT value FROM json_each(?1))"
 POSTGRES = Statements().for_postgres()
 SQLITE = Statements().for_sqlite()
 

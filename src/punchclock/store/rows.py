@@ -17,6 +17,22 @@ ACCOUNT_COLUMNS = (
     "a.created_at, a.updated_at, a.authorization_updated_at"
 )
 SELECT_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
+# An account a credential may find: neither closed nor disabled by an operator.
+USABLE = "a.closed_at IS NULL AND a.disabled_at IS NULL"
+# In the order of AccountOverview's fields; the one parameter is now (live sessions).
+OVERVIEW_COLUMNS = (
+    "a.id, a.accounts_id, a.email, a.fullname, a.created_at, a.disabled_at, "
+    "(SELECT max(e.at) FROM audit_events e WHERE e.account_id = a.id AND e.event = 'log_in'), "
+    "(SELECT count(*) FROM sessions s WHERE s.account_id = a.id AND s.expires_at > {now})"
+)
+
+
+def search_pattern(text: str) -> str:
+    """Return a LIKE pattern (ESCAPE '\\') that finds `text` anywhere, lower-cased."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 SESSION_COLUMNS = (
     "jti, id, account_id, kid, created_at, last_used_at, expires_at, remember_me, user_agent, ip"
 )

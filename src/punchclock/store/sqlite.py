@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 import time
@@ -27,6 +28,7 @@ import msgspec
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
     Account,
+    AccountOverview,
     AuditEvent,
     ClaimedMail,
     MailRecord,
@@ -40,7 +42,7 @@ from punchclock.models import (
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import SQLITE, SQLITE_EMAIL_TAKEN, profile_update
-from punchclock.store.rows import session_from, settings_from
+from punchclock.store.rows import search_pattern, session_from, settings_from
 
 Q = SQLITE  # every statement, with SQLite's placeholders (store/queries.py)
 
@@ -221,7 +223,7 @@ class SQLiteStore:
                 _set_password(db, account_id, password_hash, now)
                 db.execute(Q.delete_sessions_but, (account_id, keep_jti))
             for notice in notices:
-                _enqueue(db, notice)
+                _enqueue(db, notice, account_id)
             return _account_by_id(db, account_id)
 
         return await self._transact(_unique_email(tx))
@@ -240,6 +242,7 @@ class SQLiteStore:
                 Q.close_mail,
                 Q.delete_sessions_of,
                 Q.delete_reset_codes_of,
+                Q.delete_email_changes_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
                 Q.close_organizations,
@@ -250,12 +253,19 @@ class SQLiteStore:
 
         await self._transact(tx)
 
-    async def replace_reset_code(
-        self, account_id: int, code_lookup: bytes, expires_at: int, now: int, message: OutgoingMail
+    async def add_reset_code(
+        self,
+        account_id: int,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+        keep: int = 3,
     ) -> None:
         def tx(db: sqlite3.Connection) -> None:
-            db.execute(Q.replace_reset_code, (code_lookup, account_id, expires_at, now))
-            _enqueue(db, message)
+            db.execute(Q.add_reset_code, (code_lookup, account_id, expires_at, now))
+            db.execute(Q.trim_reset_codes, (account_id, now, keep))
+            _enqueue(db, message, account_id)
 
         await self._transact(tx)
 
@@ -272,10 +282,84 @@ class SQLiteStore:
             _set_password(db, row[0], password_hash, now)
             db.execute(Q.delete_sessions_of, (row[0],))
             if notice is not None:
-                _enqueue(db, notice)
+                _enqueue(db, notice, row[0])
             return _account_by_id(db, row[0])
 
         return await self._transact(tx)
+
+    # -- email changes ---------------------------------------------------------------------
+
+    async def request_email_change(
+        self,
+        account_id: int,
+        email: str,
+        code_lookup: bytes,
+        expires_at: int,
+        now: int,
+        message: OutgoingMail,
+    ) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(Q.delete_email_confirms_of, (account_id,))
+            db.execute(
+                Q.add_email_change, (code_lookup, account_id, "confirm", email, expires_at, now)
+            )
+            _enqueue(db, message, account_id)
+
+        await self._transact(tx)
+
+    async def email_change(
+        self, code_lookup: bytes, kind: str, now: int
+    ) -> tuple[Account, str] | None:
+        row = self._one(Q.account_by_email_change, code_lookup, kind, now)
+        return None if row is None else (Account(*row[:-1]), row[-1])
+
+    async def confirm_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        undo_lookup: bytes,
+        undo_expires_at: int,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        def tx(db: sqlite3.Connection) -> Account | None:
+            row = db.execute(Q.use_email_change, (code_lookup, "confirm", now)).fetchone()
+            if row is None:
+                return None
+            account_id, email = row
+            old = _account_by_id(db, account_id).email
+            _set_email(db, account_id, email, now)
+            db.execute(
+                Q.add_email_change, (undo_lookup, account_id, "undo", old, undo_expires_at, now)
+            )
+            _enqueue(db, notice, account_id)
+            return _account_by_id(db, account_id)
+
+        return await self._transact(_unique_email(tx))
+
+    async def undo_email_change(
+        self,
+        code_lookup: bytes,
+        now: int,
+        token_lookup: bytes,
+        token_sealed: bytes,
+        reset_lookup: bytes,
+        reset_expires_at: int,
+        reset_message: OutgoingMail,
+    ) -> Account | None:
+        def tx(db: sqlite3.Connection) -> Account | None:
+            row = db.execute(Q.use_email_change, (code_lookup, "undo", now)).fetchone()
+            if row is None:
+                return None
+            account_id, email = row
+            _set_email(db, account_id, email, now)
+            db.execute(Q.delete_email_changes_of, (account_id,))
+            db.execute(Q.delete_sessions_of, (account_id,))
+            db.execute(Q.replace_api_token, (account_id, token_lookup, token_sealed))
+            db.execute(Q.add_reset_code, (reset_lookup, account_id, reset_expires_at, now))
+            _enqueue(db, reset_message, account_id)
+            return _account_by_id(db, account_id)
+
+        return await self._transact(_unique_email(tx))
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -316,6 +400,9 @@ class SQLiteStore:
     async def retry_mail(self, mail_id: str, now: int) -> bool:
         return await self._returned(Q.retry_mail, mail_id, now)
 
+    async def existing_mail(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in self._all(Q.existing_mail, json.dumps(list(ids)))}
+
     async def delete_old_mail(self, before: int) -> int:
         return await self._count(Q.delete_old_mail, before)
 
@@ -336,6 +423,44 @@ class SQLiteStore:
 
     async def delete_events_before(self, at: int) -> int:
         return await self._count(Q.delete_events_before, at)
+
+    # -- administration and health ---------------------------------------------------------
+
+    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
+        row = self._one(Q.account_overview, now, email.lower())
+        return None if row is None else AccountOverview(*row)
+
+    async def list_accounts(
+        self, search: str | None, limit: int, now: int
+    ) -> list[AccountOverview]:
+        rows = self._all(Q.list_accounts, now, search_pattern(search or ""), limit)
+        return [AccountOverview(*row) for row in rows]
+
+    async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            if not disabled:
+                db.execute(Q.enable_account, (account_id, now))
+                return
+            db.execute(Q.disable_account, (account_id, now))
+            db.execute(Q.delete_sessions_of, (account_id,))
+            db.execute(Q.delete_reset_codes_of, (account_id,))
+
+        await self._transact(tx)
+
+    async def outbox_backlog(self) -> tuple[int, int | None]:
+        row = self._one(Q.outbox_backlog)
+        assert row is not None
+        return row[0], row[1]
+
+    async def ping(self) -> None:
+        try:
+            self._one(Q.ping)
+        except sqlite3.Error as e:
+            raise StoreUnavailable() from e
+
+    async def schema_is_current(self) -> bool:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version == len(migrations())
 
     async def close(self) -> None:
         self._writes.shutdown(wait=True)
@@ -423,16 +548,30 @@ def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:
     return Account(*row)
 
 
-def _enqueue(db: sqlite3.Connection, message: OutgoingMail) -> None:
+def _enqueue(db: sqlite3.Connection, message: OutgoingMail, account_id: int | None = None) -> None:
     db.execute(
         Q.enqueue_mail,
-        (message.id, message.recipient, message.subject, message.sealed, message.created_at),
+        (
+            message.id,
+            message.recipient,
+            message.subject,
+            message.sealed,
+            message.created_at,
+            account_id,
+        ),
     )
+
+
+def _set_email(db: sqlite3.Connection, account_id: int, email: str, now: int) -> None:
+    """Give the account an address; the codes sent to the one before stop working."""
+    db.execute(Q.set_email, (account_id, email, email.lower(), now))
+    db.execute(Q.delete_reset_codes_of, (account_id,))
 
 
 def _set_password(db: sqlite3.Connection, account_id: int, password_hash: str, now: int) -> None:
     db.execute(Q.set_password, (account_id, password_hash, now))
     db.execute(Q.delete_reset_codes_of, (account_id,))
+    db.execute(Q.delete_email_confirms_of, (account_id,))
 
 
 def prepare_database(path: Path) -> int:

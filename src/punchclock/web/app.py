@@ -5,23 +5,28 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from punchclock.config import SESSION_LIFETIME, Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
-from punchclock.mail import Mailer, mailer_for
+from punchclock.mail import FileMailer, Mailer, mailer_for
+from punchclock.metrics import Metrics
 from punchclock.notices import Notices
-from punchclock.outbox import OutboxSender
+from punchclock.outbox import OutboxSender, Tally
 from punchclock.passwords import PasswordHasher
 from punchclock.services import Services
 from punchclock.services.accounts import Accounts
+from punchclock.services.administration import Administration
 from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.clock import Clock, SystemClock
 from punchclock.services.credentials import Credentials
+from punchclock.services.email_changes import EmailChanges
+from punchclock.services.health import Health
 from punchclock.services.resets import Resets
 from punchclock.services.sessions import Sessions
 from punchclock.services.workspaces import Workspaces
@@ -36,11 +41,14 @@ from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.forward_auth import ForwardAuth
 from punchclock.web.logs import AccessLog
+from punchclock.web.metered import AnswerMeter
+from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
 from punchclock.web.startup_routes import StartupApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
+SAMPLE_INTERVAL = 2.0  # seconds between updates of the metrics' gauges
 
 
 class Parts:
@@ -53,15 +61,20 @@ class Parts:
         hasher: PasswordHasher,
         sender: OutboxSender,
         throttle: Throttle,
+        secrets: SecretBox,
+        clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # None: metrics are off
         self.services = services
+        self.secrets = secrets  # keyed hashes under the server key (the pages' form tokens)
+        self.clock = clock
         self.store = store
         self.hasher = hasher
         self.sender = sender  # delivers the outbox: this process's mail and any other's
         self.throttle = throttle
         self.on_start: list[Callable[[], Awaitable[None]]] = []
         self.tasks: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run until shutdown
-        self.clock: Clock = SystemClock()  # what the services tell the time by
 
 
 def build_services(
@@ -95,14 +108,19 @@ def build_services(
     else:
         ring = KeyDirectory(settings.data_dir, today).ring
         store = store or SQLiteStore(settings.database_path)
+    mailer = mailer or mailer_for(settings)
+    if isinstance(mailer, FileMailer):
+        on_start.append(_announcing(mailer))
+    metrics = Metrics() if settings.metrics_addr else None
     sender = OutboxSender(
         store,
-        mailer or mailer_for(settings),
+        mailer,
         secrets,
         sender=settings.mail_from,
         max_age=settings.mail_max_age,
         keep=settings.mail_retention,
         now=clock.now if clock is not None else None,
+        observe=_count_mail(metrics) if metrics is not None else None,
     )
     hasher = PasswordHasher(
         time_cost=settings.argon2.time_cost,
@@ -111,6 +129,7 @@ def build_services(
         workers=settings.hash_workers,
         max_pending=settings.hash_queue,
         processes=settings.hash_processes,
+        observe=_time_hashes(metrics) if metrics is not None else None,
     )
     throttle = (
         Throttle.in_redis(
@@ -133,6 +152,7 @@ def build_services(
         background,
         clock,
         idle_timeout=settings.session_idle_timeout,
+        devices=secrets.device_cookie,
     )
     credentials = Credentials(
         store,
@@ -144,30 +164,96 @@ def build_services(
         clock,
         password_min_length=settings.password_min_length,
     )
+    email_changes = EmailChanges(
+        store, credentials, notices, audit, attempts, background=background, clock=clock
+    )
+    resets = Resets(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        background=background,
+        clock=clock,
+    )
+    accounts = Accounts(
+        store,
+        credentials,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        email_changes,
+        background=background,
+        clock=clock,
+        mail_erased=sender.erase_copies,
+    )
     services = Services(
         credentials=credentials,
         sessions=sessions,
-        resets=Resets(
-            store,
-            credentials,
-            sessions,
-            notices,
-            audit,
-            attempts,
-            background=background,
-            clock=clock,
-        ),
-        accounts=Accounts(store, credentials, sessions, notices, audit, attempts, clock=clock),
+        resets=resets,
+        email_changes=email_changes,
+        accounts=accounts,
         workspaces=Workspaces(store, clock),
         attempts=attempts,
         audit=audit,
         background=background,
+        health=Health(store, hasher, ring),
+        administration=Administration(store, accounts, credentials, resets, audit, clock),
     )
-    parts = Parts(services, store, hasher, sender, throttle)
-    parts.clock = clock
+    parts = Parts(services, store, hasher, sender, throttle, secrets, clock, metrics)
     parts.on_start += on_start
     parts.tasks += [*tasks, lambda: purge(services, sender)]
+    if metrics is not None:
+        parts.tasks.append(lambda: sample(metrics, store, hasher))
     return parts
+
+
+def _count_mail(metrics: Metrics) -> Callable[[Tally], None]:
+    def count(tally: Tally) -> None:
+        for outcome, number in (
+            ("sent", tally.sent),
+            ("retried", tally.retrying),
+            ("dead", tally.dead),
+        ):
+            if number:
+                metrics.mail.labels(outcome).inc(number)
+
+    return count
+
+
+def _time_hashes(metrics: Metrics) -> Callable[[str, float], None]:
+    def observe(operation: str, seconds: float) -> None:
+        metrics.hash_seconds.labels(operation).observe(seconds)
+
+    return observe
+
+
+async def sample(
+    metrics: Metrics, store: Store, hasher: PasswordHasher, every: float = SAMPLE_INTERVAL
+) -> None:
+    """Set the gauges (hash queue, outbox backlog) every `every` seconds while we run."""
+    while True:
+        metrics.hash_queue.set(hasher.pending)
+        try:
+            pending, oldest = await store.outbox_backlog()
+        except StoreUnavailable:
+            pass
+        except Exception:
+            log.exception("reading the outbox's backlog for the metrics failed")
+        else:
+            metrics.mail_pending.set(pending)
+            age = 0.0 if oldest is None else max(0.0, time.time() - oldest / 1_000_000)
+            metrics.mail_oldest_age.set(age)
+        await asyncio.sleep(every)
+
+
+def _announcing(mailer: FileMailer) -> Callable[[], Awaitable[None]]:
+    async def announce() -> None:
+        mailer.announce()
+
+    return announce
 
 
 def create_app(
@@ -191,6 +277,10 @@ def app_for(settings: Settings, parts: Parts) -> App:
     async def startup() -> None:
         for step in parts.on_start:
             await step()
+        try:
+            await parts.services.health.check_schema()
+        except StoreUnavailable:
+            log.warning("the database is unavailable: readiness waits for it to answer")
         loop = asyncio.get_running_loop()
         running.extend(loop.create_task(task()) for task in parts.tasks)
         parts.sender.start()
@@ -211,26 +301,56 @@ def app_for(settings: Settings, parts: Parts) -> App:
         await parts.hasher.close()
         await parts.throttle.close()
 
-    origins = {settings.public_origin, *settings.allowed_origins}
+    trusted_origins = {settings.public_origin, *settings.allowed_origins}
     clients = Clients(settings.trusted_proxies)
-    api = Api(parts.services, trusted_origins=origins, clients=clients)
+    api = Api(
+        parts.services,
+        trusted_origins=trusted_origins,
+        clients=clients,
+        public_url=settings.public_url,
+    )
+    pages = Pages(
+        parts.services,
+        secrets=parts.secrets,
+        now=parts.clock.now,
+        # only punchclock's own pages post to punchclock's pages
+        trusted_origins={settings.public_origin},
+        clients=clients,
+        reset_code_ttl=settings.reset_code_ttl,
+        password_min_length=settings.password_min_length,
+    )
     forward_auth = ForwardAuth(
         parts.services.sessions,
         api.authenticate,
+        api.guard,
         clients,
-        origins,
+        trusted_origins,
         issuer=settings.public_url,
         identity_tokens=settings.forward_auth_token,
         now=lambda: parts.clock.now() // 1_000_000,
     )
-    startup_api = StartupApi(parts.services.workspaces, api.authenticate)
-    routes = [*api.routes(), *startup_api.routes(), *forward_auth.routes()]
+    routes = [
+        *api.routes(),
+        *StartupApi(parts.services.workspaces, api.authenticate).routes(),
+        *pages.routes(),
+        *forward_auth.routes(),
+    ]
+    access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
+    meter = AnswerMeter(parts.metrics, routes) if parts.metrics is not None else None
+
+    async def stop() -> None:
+        await shutdown()
+        if meter is not None:
+            meter.flush()  # the counts of the last second
+
     return App(
         routes,
         on_startup=startup,
-        on_shutdown=shutdown,
+        on_shutdown=stop,
         drain=drain,
-        access_log=AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None,
+        guard=api.guard,
+        access_log=access_log,
+        meter=meter,
     )
 
 

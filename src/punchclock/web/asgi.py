@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,6 +21,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from punchclock.web.errors import response_for
 from punchclock.web.logs import AccessLog
+
+if TYPE_CHECKING:
+    from punchclock.web.metered import AnswerMeter
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -77,13 +82,18 @@ class App:
         on_startup: Callable[[], Awaitable[None]] = _nothing,
         on_shutdown: Callable[[], Awaitable[None]] = _nothing,
         drain: Callable[[], Awaitable[None]] = _nothing,
+        guard: Callable[[Request], None] | None = None,
         access_log: AccessLog | None = None,
+        meter: AnswerMeter | None = None,
     ) -> None:
         self.routes = routes
+        # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
+        self._guard = guard or (lambda request: None)
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._drain = drain
         self._access_log = access_log
+        self._meter = meter  # Prometheus series (PUNCHCLOCK_METRICS_ADDR); None: off
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
         for route in routes:
@@ -99,16 +109,24 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            meter = self._meter
+            started = time.perf_counter() if meter is not None else 0.0
             try:
-                response = await self._handler(scope)(Request(scope, receive))
+                handler = self._handler(scope)
+                request = Request(scope, receive)
+                self._guard(request)
+                response = await handler(request)
             except Exception as e:  # every error, expected or not, gets a JSON answer
                 response = response_for(e)
             headers = response.raw_headers
             if not any(name == b"cache-control" for name, _ in headers):
                 headers.append(NO_STORE)
-            headers.extend(SECURITY_HEADERS)
+            # the pages bring their own (web/pages: a CSP that lets their style sheet load)
+            headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
             if self._access_log is not None:
                 self._access_log.record(scope, response.status_code)
+            if meter is not None:
+                meter.record(scope, response, time.perf_counter() - started)
             if scope["method"] == "HEAD":
                 send = _without_body(send)
             await response(scope, receive, send)

@@ -19,6 +19,10 @@ from punchclock.services.credentials import Credentials, is_token_credential
 from punchclock.services.sessions import Authenticated, IssuedSession
 
 COOKIE = "__Secure-accounts-session"
+# The browser's device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
+# Cookies"): __Host-, so that no other host of the domain can set or read it.
+DEVICE_COOKIE = "__Host-punchclock-device"
+DEVICE_COOKIE_LIFETIME = 365 * 24 * 3600  # seconds
 _COOKIE_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Lax"  # as Toggl's accounts service
 MAX_CREDENTIAL = 4096  # characters: a longer Authorization header is refused unread
 
@@ -98,34 +102,23 @@ class Authenticator:
     """
 
     def __init__(
-        self,
-        credentials: Credentials,
-        attempts: Attempts,
-        trusted_origins: Iterable[str],
-        clients: Clients | None = None,
+        self, credentials: Credentials, attempts: Attempts, clients: Clients | None = None
     ) -> None:
         self._credentials = credentials
         self._attempts = attempts
-        self._trusted_origins = frozenset(o.lower() for o in trusted_origins)
         self._clients = clients or Clients()
 
     async def __call__(self, request: Request) -> Authenticated:
-        return (await self.identify(request, request.method))[0]
+        return (await self.identify(request))[0]
 
-    async def identify(self, request: Request, method: str) -> tuple[Authenticated, Credential]:
-        """Authenticate a request as if its method were `method`; say by which credential.
-
-        Forward auth passes the method of the request it asks about: the cross-site rule
-        judges that one, not the method the proxy's question came with.
-        """
-        found = await self._authenticate(request, method)
+    async def identify(self, request: Request) -> tuple[Authenticated, Credential]:
+        """Authenticate a request and say by which credential (forward auth tells it on)."""
+        found = await self._authenticate(request)
         if self._attempts.limits_api_calls:  # off by default, and off the hot path then
             await self._attempts.api_call(found[0].account.id, self._clients(request))
         return found
 
-    async def _authenticate(
-        self, request: Request, method: str
-    ) -> tuple[Authenticated, Credential]:
+    async def _authenticate(self, request: Request) -> tuple[Authenticated, Credential]:
         header = request.headers.get("authorization")
         if header is not None:  # Basic carries its own credentials: no CSRF to fear
             username, password = _basic_credentials(header)
@@ -140,22 +133,48 @@ class Authenticator:
         token = session_cookie(request)
         if token is None:
             raise InvalidCredentials()
-        if method not in SAFE_METHODS:
-            self._refuse_cross_site(request)
+        # a change made with the cookie passed CrossSiteGuard in the dispatcher first
         return await self._credentials.authenticate_session(token), "session"
 
-    def _refuse_cross_site(self, request: Request) -> None:
-        """Refuse a cookie-authenticated change requested by another site's page.
 
-        The browser names the page's site in Sec-Fetch-Site and its origin in Origin
-        (OWASP CSRF Prevention Cheat Sheet: Fetch Metadata, and verifying the origin with
-        standard headers). Clients that send neither (curl, server-side code, the seed's
-        examples) are not browsers and are let through.
-        """
-        if request.headers.get("sec-fetch-site") == "cross-site":
+class CrossSiteGuard:
+    """Refuse a state-changing request that another site's page made (CSRF, log-in CSRF).
+
+    Every request with a method other than GET, HEAD and OPTIONS is checked, authenticated
+    or not: a form on another site must neither change an account through its owner's
+    cookie nor log the visitor in to an account of the attacker's choosing (OWASP CSRF
+    Prevention Cheat Sheet: log-in CSRF; Fetch Metadata; verifying the origin with standard
+    headers). The browser names the page's site in Sec-Fetch-Site and its origin in
+    Origin, neither of which a page can set. Clients that send neither (curl, server-side
+    code, Toggl's desktop clients) are not browsers and pass. A request that carries an
+    Authorization header passes too: a page on another site can only send one through a
+    CORS preflight, which punchclock never grants, so it is no browser's ambient credential.
+    """
+
+    def __init__(self, trusted_origins: Iterable[str]) -> None:
+        self._trusted_origins = frozenset(o.lower() for o in trusted_origins)
+
+    def __call__(self, request: Request) -> None:
+        self.check(request, request.method)
+
+    def check(self, request: Request, method: str) -> None:
+        """Judge the request as if its method were `method` (forward auth passes the
+        original request's, which the proxy's question to punchclock may not carry)."""
+        if method in SAFE_METHODS or "authorization" in request.headers:
+            return
+        site = request.headers.get("sec-fetch-site")
+        if site in ("same-origin", "none"):
+            # "same-origin": a page of punchclock's own (whose forms say Origin: null under
+            # Referrer-Policy: no-referrer); "none": the user typed or bookmarked it
+            return
+        if site == "cross-site":
             raise CrossSiteRequest()
+        # "same-site" (a sibling host, which may be anyone's) or an older browser: the
+        # Origin must be one we trust
         origin = request.headers.get("origin")
         if origin is not None and origin.lower() not in self._trusted_origins:
+            raise CrossSiteRequest()
+        if site is not None and origin is None:
             raise CrossSiteRequest()
 
 
@@ -164,11 +183,28 @@ def session_cookie(request: Request) -> str | None:
 
 
 def set_session_cookie(response: Response, session: IssuedSession) -> None:
-    """Set the cookie; without remember_me it lasts as long as the browser session."""
+    """Set the cookie; without remember_me it lasts as long as the browser session.
+
+    The device cookie goes with it: the client that logged in is known from now on."""
     value = f"{COOKIE}={session.token}; {_COOKIE_ATTRIBUTES}"
     if session.remember_me:
         value += f"; Max-Age={SESSION_LIFETIME}"
     response.headers.append("set-cookie", value)
+    set_device_cookie(response, session)
+
+
+def device_cookie(request: Request) -> str | None:
+    return request.cookies.get(DEVICE_COOKIE) or None
+
+
+def set_device_cookie(response: Response, session: IssuedSession) -> None:
+    """Set the device cookie of a log-in: its failures are its own from now on."""
+    if session.device:
+        response.headers.append(
+            "set-cookie",
+            f"{DEVICE_COOKIE}={session.device}; {_COOKIE_ATTRIBUTES}; "
+            f"Max-Age={DEVICE_COOKIE_LIFETIME}",
+        )
 
 
 def clear_session_cookie(response: Response) -> None:

@@ -13,6 +13,8 @@ from punchclock.errors import (
     CrossSiteRequest,
     CurrentPasswordInvalid,
     CurrentPasswordMissing,
+    EmailChangeLinkInvalid,
+    EmailChangeNeedsPassword,
     EmailTaken,
     InvalidCredentials,
     InvalidInput,
@@ -37,6 +39,8 @@ STATUS: dict[type[PunchclockError], int] = {
     CurrentPasswordMissing: 400,
     CurrentPasswordInvalid: 400,
     ResetCodeInvalid: 400,
+    EmailChangeNeedsPassword: 400,
+    EmailChangeLinkInvalid: 400,
     Overloaded: 503,
     StoreUnavailable: 503,
     SessionNotFound: 404,
@@ -51,6 +55,11 @@ _forbidden_body = msgspec.json.encode(InvalidCredentials.message)
 class BodyTooLarge(HTTPException):
     def __init__(self) -> None:
         super().__init__(413, "Request body is too large")
+
+
+class UnsupportedMediaType(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(415, "Content-Type must be application/json")
 
 
 def error_response(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:

@@ -23,7 +23,7 @@ from punchclock.models import Account
 from punchclock.services.sessions import Authenticated, Sessions
 from punchclock.tokens import identity_token
 from punchclock.web.asgi import Route
-from punchclock.web.auth import SAFE_METHODS, Authenticator, Clients
+from punchclock.web.auth import SAFE_METHODS, Authenticator, Clients, CrossSiteGuard
 
 PATH = "/api/auth/verify"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")  # OpenAPI's
@@ -70,6 +70,7 @@ class ForwardAuth:
         self,
         sessions: Sessions,
         authenticate: Authenticator,
+        guard: CrossSiteGuard,
         clients: Clients,
         allowed_origins: Iterable[str],
         *,
@@ -79,6 +80,7 @@ class ForwardAuth:
     ) -> None:
         self._sessions = sessions
         self._authenticate = authenticate
+        self._guard = guard
         self._clients = clients
         self._origins = frozenset(o.lower() for o in allowed_origins)
         self._issuer = issuer
@@ -99,7 +101,9 @@ class ForwardAuth:
         login = self._login_answer(request)
         original = self._original(request)
         try:
-            auth, credential = await self._authenticate.identify(request, original.method)
+            # the dispatcher judged the question's method; this judges the original one
+            self._guard.check(request, original.method)
+            auth, credential = await self._authenticate.identify(request)
             session_id = await self._session_id(auth)
         except InvalidCredentials:
             redirect = self._login_redirect(request, original, login)

@@ -20,14 +20,19 @@ from collections.abc import Iterable, MutableMapping
 from typing import IO, Any
 from urllib.parse import quote
 
-# the API's confirm path, and the link in reset emails (served by PUNCHCLOCK_PUBLIC_URL)
-_RESET_CODE = re.compile(r"(/password_reset/confirm/|^/reset/)[^/?\s]+")
+# the API's confirm paths, and the links in the emails (served by PUNCHCLOCK_PUBLIC_URL):
+# reset codes, and the codes that confirm or undo a change of address
+_RESET_CODE = re.compile(
+    r"(/password_reset/confirm/|^/reset/|/email_change/(?:confirm|undo)/|^/email/(?:confirm|undo)/)"
+    r"[^/?\s]+"
+)
 PIPE_BUF = 4096  # bytes: a write this size to a pipe is never interleaved with another's
 
 
 def redact(path: str) -> str:
-    """Replace the reset code in `/api/me/password_reset/confirm/{code}` and in
-    `/reset/{code}` with `***` (ASVS 4.0.3 V7.1.1: no credentials in logs)."""
+    """Replace the code in `/api/me/password_reset/confirm/{code}`, `/reset/{code}`,
+    `/api/me/email_change/{confirm,undo}/{code}` and `/email/{confirm,undo}/{code}` with
+    `***` (ASVS 4.0.3 V7.1.1: no credentials in logs)."""
     return _RESET_CODE.sub(r"\1***", path)
 
 
