@@ -227,6 +227,9 @@ def test_punchclocks_own_paths_go_straight_through(
     assert me.json()["id"] == account.me["id"]
     jwks = httpx.get(f"{proxy.base_url}/.well-known/jwks.json")
     assert jwks.json()["keys"]
+    login = httpx.get(f"{proxy.base_url}/login", headers={"Accept": "text/html"})
+    assert login.status_code == 200
+    assert login.headers["content-type"].startswith("text/html")
     assert len(upstream.seen) == before
 
 

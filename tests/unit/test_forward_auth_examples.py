@@ -36,7 +36,13 @@ OWN = [
     "/logout",
     "/forgot",
     "/account",
+    "/account/password",
+    "/account/sessions/end",
+    "/closed",
     "/reset/abc",
+    "/static/site.0123abcd.css",
+    "/email/confirm/abc",
+    "/email/undo/abc",
 ]
 PROTECTED = [
     "/",
@@ -49,6 +55,9 @@ PROTECTED = [
     "/loginx",
     "/login/../admin",
     "/.well-known/jwks.jsonx",
+    "/accounts",
+    "/staticx",
+    "/email/other/abc",
     "/api/openapi.json.bak",
 ]
 
