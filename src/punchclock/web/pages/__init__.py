@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import urllib.parse
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -18,13 +17,14 @@ from typing import Any
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from punchclock.errors import (
     CrossSiteRequest,
     InvalidCredentials,
     PunchclockError,
     ResetCodeInvalid,
+    SecondFactorRequired,
 )
 from punchclock.models import AuditEvent, Session
 from punchclock.services import Services
@@ -41,7 +41,6 @@ from punchclock.web.auth import (
     session_cookie,
     set_session_cookie,
 )
-from punchclock.web.errors import STATUS
 from punchclock.web.pages import devices
 from punchclock.web.pages.assets import Assets
 from punchclock.web.pages.forms import (
@@ -50,8 +49,14 @@ from punchclock.web.pages.forms import (
     FormTokens,
     browser_cookie,
     errors_from,
+    for_form,
+    kept,
     parse_form,
+    redirect,
+    safe_next,
+    status_of,
 )
+from punchclock.web.pages.two_factor import START_AGAIN, TwoFactorPages, second_step
 from punchclock.web.routes import read_body
 
 HTML = "text/html; charset=utf-8"
@@ -98,6 +103,12 @@ EVENTS = {
     "reset_completed": "Password reset",
     "api_token_reset": "API token reset",
     "account_closed": "Account closed",
+    "two_factor_enabled": "Two-factor authentication turned on",
+    "two_factor_disabled": "Two-factor authentication turned off",
+    "two_factor_removed": "Two-factor authentication removed by an operator",
+    "two_factor_failed": "Wrong two-factor code",
+    "recovery_code_used": "Recovery code used",
+    "recovery_codes_replaced": "New recovery codes made",
 }
 NOTICES = {
     "profile": "Your profile is saved.",
@@ -110,6 +121,10 @@ NOTICES = {
     "token": "Your API token is reset: the new one is shown below. The old one no longer works.",
     "session": "The session has ended.",
     "others": "Every other session has ended.",
+    "two-factor-off": (
+        "Two-factor authentication is off: your password alone logs you in. Your recovery "
+        "codes no longer work."
+    ),
 }
 STALE_FORM = "This form was open too long, so it was not sent. Check it and send it again."
 UNVERIFIED_FORM = (
@@ -166,7 +181,7 @@ class Pages:
         self.resets = services.resets
         self.accounts = services.accounts
         self.audit = services.audit
-        self._client = clients or Clients()
+        self.client = clients or Clients()
         # the dispatcher's guard trusts the API's allowed origins too; the pages' forms are
         # posted by the pages alone
         self._guard = CrossSiteGuard(trusted_origins)
@@ -190,6 +205,7 @@ class Pages:
         self._weekdays = list(enumerate(WEEKDAYS))
         self._blank_pages: dict[tuple[str | None, ...], str] = {}
         self._token_slot = f"csrf-{token_hex(16)}"  # where a blank page's token goes
+        self._two_factor = TwoFactorPages(self, services.two_factor)
 
     def routes(self) -> list[Route]:
         return [Route(r.method, r.path, self._answered(r.handler)) for r in self._routes()]
@@ -204,12 +220,12 @@ class Pages:
             try:
                 return await handler(request)
             except PunchclockError as e:
-                status = _status(e)
+                status = status_of(e)
                 if status < 500:
                     raise
                 visit = Visit(request, FormTokens.new_browser_id(), False)
                 again = request.url.path if request.method == "GET" else "/"
-                page = self._render(visit, "error.html", status, message=e.message, again=again)
+                page = self.render(visit, "error.html", status, message=e.message, again=again)
                 page.headers["retry-after"] = "1"
                 return page
 
@@ -220,14 +236,18 @@ class Pages:
             Route("GET", "/", self.home),
             Route("GET", "/static/{name}", self.static),
             Route("GET", "/login", self.login_page),
-            Route("POST", "/login", self._form(self._login_form, self._log_in, "password")),
+            Route("POST", "/login", self.form_handler(self._login_form, self._log_in, "password")),
             Route("POST", "/logout", self.log_out),
             Route("GET", "/signup", self.signup_page),
-            Route("POST", "/signup", self._form(self._signup_form, self._sign_up, "email")),
+            Route("POST", "/signup", self.form_handler(self._signup_form, self._sign_up, "email")),
             Route("GET", "/forgot", self.forgot_page),
-            Route("POST", "/forgot", self._form(self._forgot_form, self._forgot, "email")),
+            Route("POST", "/forgot", self.form_handler(self._forgot_form, self._forgot, "email")),
             Route("GET", "/reset/{code}", self.reset_page),
-            Route("POST", "/reset/{code}", self._form(self._reset_form, self._reset, "password")),
+            Route(
+                "POST",
+                "/reset/{code}",
+                self.form_handler(self._reset_form, self._reset, "password"),
+            ),
             Route("GET", "/account", self.account_page),
             Route("GET", "/account/token", self.token_page),
             Route("GET", "/closed", self.closed_page),
@@ -243,11 +263,12 @@ class Pages:
                     ("close", self._close_account, "current_password"),
                 )
             ),
+            *self._two_factor.routes(),
         ]
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _visit(self, request: Request) -> Visit:
+    async def visit(self, request: Request) -> Visit:
         browser_id = FormTokens.browser_id(request)
         visit = Visit(request, browser_id or FormTokens.new_browser_id(), browser_id is None)
         token = session_cookie(request)
@@ -256,7 +277,7 @@ class Pages:
                 visit.auth = await self.credentials.authenticate_session(token)
         return visit
 
-    def _render(
+    def render(
         self,
         visit: Visit,
         template: str,
@@ -301,35 +322,35 @@ class Pages:
         """FormRefused unless the form is one punchclock served this very browser."""
         self._tokens.check(None if visit.new_browser else visit.browser_id, form.get("csrf", ""))
 
-    def _form(
+    def form_handler(
         self, page: FormPage, action: FormAction, focus: str
     ) -> Callable[[Request], Awaitable[Response]]:
         """Handle a POST: check it, act, or give the form back with what went wrong."""
 
         async def handle(request: Request) -> Response:
-            visit = await self._visit(request)
+            visit = await self.visit(request)
             form: dict[str, str] = {}
             try:
                 form = await self._submitted(visit)
                 self._check(visit, form)
                 return await action(visit, form)
             except CrossSiteRequest:
-                return self._render(visit, "refused.html", 403)
+                return self.render(visit, "refused.html", 403)
             except FormRefused as e:
                 errors = FormErrors(general=STALE_FORM if e.stale else UNVERIFIED_FORM)
-                return await page(visit, _kept(form), errors, 403)
+                return await page(visit, kept(form), errors, 403)
             except PunchclockError as e:
                 errors = errors_from("", e, _FIELDS)
                 errors.focus = errors.focus or focus
-                return await page(visit, _kept(form), errors, _status(e))
+                return await page(visit, kept(form), errors, status_of(e))
 
         return handle
 
     # -- home and assets ------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        visit = await self._visit(request)
-        return _redirect("/account" if visit.auth else "/login")
+        visit = await self.visit(request)
+        return redirect("/account" if visit.auth else "/login")
 
     async def static(self, request: Request) -> Response:
         return self._assets.response(request.path_params["name"])
@@ -337,78 +358,87 @@ class Pages:
     # -- log in and out -------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         target = safe_next(request.query_params.get("next"))
         if visit.auth is not None:
-            return _redirect(target)
+            return redirect(target)
         return await self._login_form(visit, {"remember_me": ""}, FormErrors(), 200)
 
     async def _login_form(
         self, visit: Visit, values: dict[str, Any], errors: FormErrors, status: int
     ) -> Response:
         request = visit.request
-        notice = "You are logged out." if request.query_params.get("bye") else None
+        notice = (
+            "You are logged out."
+            if request.query_params.get("bye")
+            else START_AGAIN
+            if request.query_params.get("again")
+            else None
+        )
         next_path = request.query_params.get("next")
         target = safe_next(next_path) if next_path else None
-        return self._render(
+        return self.render(
             visit,
             "login.html",
             status,
             blank=(notice, target) if not errors and not any(values.values()) else None,
             values=values,
-            errors=_for_form(errors, "login"),
+            errors=for_form(errors, "login"),
             notice=notice,
             next=target,
         )
 
     async def _log_in(self, visit: Visit, form: dict[str, str]) -> Response:
         request = visit.request
-        _, session = await self.credentials.log_in(
-            form.get("email", ""),
-            form.get("password", ""),
-            form.get("remember_me") == "yes",
-            self._client(request),
-            device_cookie(request),
-        )
-        response = _redirect(safe_next(request.query_params.get("next")))
+        try:
+            _, session = await self.credentials.log_in(
+                form.get("email", ""),
+                form.get("password", ""),
+                form.get("remember_me") == "yes",
+                self.client(request),
+                device_cookie(request),
+            )
+        except SecondFactorRequired as e:  # the password was right: the code comes next
+            return second_step(e.pending, request.query_params.get("next"))
+        response = redirect(safe_next(request.query_params.get("next")))
         set_session_cookie(response, session)
         return response
 
     async def log_out(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         try:
             self._check(visit, await self._submitted(visit))
         except CrossSiteRequest:
-            return self._render(visit, "refused.html", 403)
+            return self.render(visit, "refused.html", 403)
         except FormRefused:
             # a stale "Log out" button: the person meant it, but only a verified form may
             # act; the account page comes back with a fresh one
             if visit.auth is None:
-                return _redirect("/login")
-            return await self._account(visit, FormErrors("logout", general=STALE_FORM), 403)
+                return redirect("/login")
+            return await self.render_account(visit, FormErrors("logout", general=STALE_FORM), 403)
         if visit.auth is not None:
-            await self.sessions.log_out(visit.auth, session_cookie(request), self._client(request))
-        response = _redirect("/login?bye=1")
+            await self.sessions.log_out(visit.auth, session_cookie(request), self.client(request))
+        response = redirect("/login?bye=1")
         clear_session_cookie(response)
         return response
 
     # -- sign up --------------------------------------------------------------------------
 
     async def signup_page(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         return await self._signup_form(visit, {"timezone": "UTC"}, FormErrors(), 200)
 
     async def _signup_form(
         self, visit: Visit, values: dict[str, Any], errors: FormErrors, status: int
     ) -> Response:
         values.setdefault("timezone", "UTC")
-        return self._render(
+        return self.render(
             visit,
             "signup.html",
             status,
             blank=() if not errors and values == {"timezone": "UTC"} else None,
             values=values,
-            errors=_for_form(errors, "signup"),
+            errors=for_form(errors, "signup"),
             timezones=self._timezones,
         )
 
@@ -424,47 +454,47 @@ class Pages:
                 tos_accepted_for="track" if form.get("tos") == "yes" else "",
                 remember_me=False,
             ),
-            self._client(request),
+            self.client(request),
         )
-        response = _redirect("/account")
+        response = redirect("/account")
         set_session_cookie(response, session)
         return response
 
     # -- forgotten password ---------------------------------------------------------------
 
     async def forgot_page(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         return await self._forgot_form(visit, {}, FormErrors(), 200)
 
     async def _forgot_form(
         self, visit: Visit, values: dict[str, Any], errors: FormErrors, status: int
     ) -> Response:
-        return self._render(
+        return self.render(
             visit,
             "forgot.html",
             status,
             blank=() if not errors and not values else None,
             values=values,
-            errors=_for_form(errors, "forgot"),
+            errors=for_form(errors, "forgot"),
         )
 
     async def _forgot(self, visit: Visit, form: dict[str, str]) -> Response:
         email = form.get("email", "")
         # the same answer whether or not the email has an account: the service's
-        await self.resets.request_password_reset(email, self._client(visit.request))
-        return self._render(
+        await self.resets.request_password_reset(email, self.client(visit.request))
+        return self.render(
             visit, "forgot.html", values={"email": email}, sent=True, ttl_minutes=self._ttl_minutes
         )
 
     async def reset_page(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         # a GET never uses the code up: mail scanners and link previews fetch links
         if not await self.resets.reset_code_is_live(request.path_params["code"]):
             return self._reset_invalid(visit, 404)
         return await self._reset_form(visit, {}, FormErrors(), 200)
 
     def _reset_invalid(self, visit: Visit, status: int) -> Response:
-        return self._render(
+        return self.render(
             visit,
             "reset.html",
             status,
@@ -477,34 +507,39 @@ class Pages:
     ) -> Response:
         if errors.general == ResetCodeInvalid.message:
             return self._reset_invalid(visit, status)
-        return self._render(
+        return self.render(
             visit,
             "reset.html",
             status,
             SECRET_URL_PAGE_HEADERS,
             code=visit.request.path_params["code"],
             values=values,
-            errors=_for_form(errors, "reset"),
+            errors=for_form(errors, "reset"),
         )
 
     async def _reset(self, visit: Visit, form: dict[str, str]) -> Response:
         request = visit.request
-        _, session = await self.resets.confirm_password_reset(
-            request.path_params["code"], form.get("password", ""), self._client(request)
-        )
-        response = _redirect("/account")
+        try:
+            _, session = await self.resets.confirm_password_reset(
+                request.path_params["code"], form.get("password", ""), self.client(request)
+            )
+        except SecondFactorRequired as e:
+            # the new password is set, but a reset is no way around the second factor
+            # (ASVS 5 V6.4.3): the session waits for the code, as a log-in's does
+            return second_step(e.pending, None, after_reset=True)
+        response = redirect("/account")
         set_session_cookie(response, session)
         return response
 
     # -- the account page -----------------------------------------------------------------
 
     async def account_page(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         if visit.auth is None:
-            return _redirect("/login?next=/account")
-        return await self._account(visit, FormErrors(), 200)
+            return redirect("/login?next=/account")
+        return await self.render_account(visit, FormErrors(), 200)
 
-    async def _account(
+    async def render_account(
         self,
         visit: Visit,
         errors: FormErrors,
@@ -525,7 +560,7 @@ class Pages:
         }
         if values and errors.form in ("profile", "email"):
             shown.update(values)  # what the person typed stays in the form that failed
-        return self._render(
+        return self.render(
             visit,
             "account.html",
             status,
@@ -551,32 +586,32 @@ class Pages:
             visit: Visit, values: dict[str, Any], errors: FormErrors, status: int
         ) -> Response:
             if visit.auth is None:
-                return _redirect("/login?next=/account")
-            return await self._account(visit, _for_form(errors, form_name), status, values)
+                return redirect("/login?next=/account")
+            return await self.render_account(visit, for_form(errors, form_name), status, values)
 
         async def act(visit: Visit, form: dict[str, str]) -> Response:
             if visit.auth is None:
-                return _redirect("/login?next=/account")
+                return redirect("/login?next=/account")
             done = await action(visit, form)
             anchor = "#sessions" if form_name == "sessions" else ""
             if form_name == "token":
                 anchor = "#token"
             if done:
-                return _redirect(f"/account?done={done}{anchor}")
-            response = _redirect("/closed")  # the account is closed: so is this session
+                return redirect(f"/account?done={done}{anchor}")
+            response = redirect("/closed")  # the account is closed: so is this session
             clear_session_cookie(response)
             return response
 
-        return self._form(page, act, focus)
+        return self.form_handler(page, act, focus)
 
     async def token_page(self, request: Request) -> Response:
-        visit = await self._visit(request)
+        visit = await self.visit(request)
         if visit.auth is None:
-            return _redirect("/login?next=/account")
-        return self._render(visit, "token.html")
+            return redirect("/login?next=/account")
+        return self.render(visit, "token.html")
 
     async def closed_page(self, request: Request) -> Response:
-        return self._render(await self._visit(request), "closed.html")
+        return self.render(await self.visit(request), "closed.html")
 
     async def _update_profile(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
@@ -589,16 +624,14 @@ class Pages:
                 None if day is None else int(day) if day.isascii() and day.isdigit() else -1
             ),
         )
-        await self.accounts.update_profile(visit.auth, update, self._client(visit.request))
+        await self.accounts.update_profile(visit.auth, update, self.client(visit.request))
         return "profile"
 
     async def _change_email(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
         email = form.get("email", "")
         update = ProfileUpdate(email=email, current_password=form.get("current_password", ""))
-        account = await self.accounts.update_profile(
-            visit.auth, update, self._client(visit.request)
-        )
+        account = await self.accounts.update_profile(visit.auth, update, self.client(visit.request))
         # where the service waits for the new address to confirm, the page says so
         return "email" if account.email.lower() == email.lower() else "email-pending"
 
@@ -608,29 +641,29 @@ class Pages:
             password=form.get("password", ""),
             current_password=form.get("current_password", ""),
         )
-        await self.accounts.update_profile(visit.auth, update, self._client(visit.request))
+        await self.accounts.update_profile(visit.auth, update, self.client(visit.request))
         return "password"
 
     async def _reset_token(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
-        await self.accounts.reset_api_token(visit.auth, self._client(visit.request))
+        await self.accounts.reset_api_token(visit.auth, self.client(visit.request))
         return "token"
 
     async def _end_session(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
         session_id = form.get("session_id", "")
-        await self.sessions.end_session(visit.auth, session_id, self._client(visit.request))
+        await self.sessions.end_session(visit.auth, session_id, self.client(visit.request))
         return "session"
 
     async def _end_other_sessions(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
-        await self.sessions.end_other_sessions(visit.auth, self._client(visit.request))
+        await self.sessions.end_other_sessions(visit.auth, self.client(visit.request))
         return "others"
 
     async def _close_account(self, visit: Visit, form: dict[str, str]) -> str:
         assert visit.auth is not None
         await self.accounts.close_account(
-            visit.auth, self._client(visit.request), form.get("current_password", "")
+            visit.auth, self.client(visit.request), form.get("current_password", "")
         )
         return ""
 
@@ -646,45 +679,10 @@ _FIELDS = {
         "timezone",
         "beginning_of_week",
         "tos_accepted_for",
+        "otp",
     )
 }
 _FIELDS["tos_accepted_for"] = "tos"
-_SECRET_FIELDS = frozenset({"password", "current_password", "csrf"})
-
-
-def _kept(form: dict[str, str]) -> dict[str, Any]:
-    """Return what a form sent back to fill it again: never a password."""
-    return {k: v for k, v in form.items() if k not in _SECRET_FIELDS}
-
-
-def _for_form(errors: FormErrors, form: str) -> FormErrors:
-    errors.form = errors.form or form
-    return errors
-
-
-def _status(error: PunchclockError) -> int:
-    return STATUS.get(type(error), 400)
-
-
-def _redirect(path: str) -> Response:
-    return RedirectResponse(path, status_code=303)
-
-
-def safe_next(value: str | None) -> str:
-    """Return `value` if it is a path on this site, else /account (no open redirect).
-
-    `//evil.example`, `/\\evil.example` and `https://evil.example` name other sites;
-    browsers also drop tabs and newlines from URLs, so no control character passes.
-    """
-    default = "/account"
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return default
-    if "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return default
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return default
-    return value
 
 
 def _zone(name: str) -> dt.tzinfo:

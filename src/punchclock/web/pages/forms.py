@@ -9,8 +9,10 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from punchclock.errors import (
     CurrentPasswordInvalid,
@@ -19,9 +21,12 @@ from punchclock.errors import (
     InvalidInput,
     PasswordRejected,
     PunchclockError,
+    SecondFactorInvalid,
+    SecondFactorRequired,
     Throttled,
 )
 from punchclock.tokens import SecretBox
+from punchclock.web.errors import STATUS
 
 BROWSER_COOKIE = "__Secure-punchclock-browser"
 FORM_LIFETIME = 12 * 3600  # seconds a form's token is accepted: a tab left open a day is stale
@@ -143,6 +148,8 @@ def errors_from(form: str, error: PunchclockError, fields: dict[str, str]) -> Fo
         name = "email"
     elif isinstance(error, PasswordRejected):
         name = "password"
+    elif isinstance(error, SecondFactorInvalid | SecondFactorRequired):
+        name = "otp"
     elif isinstance(
         error, CurrentPasswordInvalid | CurrentPasswordMissing
     ) or error.message.startswith("Current password"):  # e.g. "... to change email"
@@ -165,3 +172,43 @@ def _duration(seconds: int) -> str:
     if minutes < 90:
         return f"{minutes} minutes"
     return f"{(minutes + 59) // 60} hours"
+
+
+# what a form never gets back filled in: passwords, one-time codes, its token
+_SECRET_FIELDS = frozenset({"password", "current_password", "otp", "csrf"})
+
+
+def kept(form: dict[str, str]) -> dict[str, Any]:
+    """Return what a form sent back to fill it again: never a password or a code."""
+    return {k: v for k, v in form.items() if k not in _SECRET_FIELDS}
+
+
+def for_form(errors: FormErrors, form: str) -> FormErrors:
+    errors.form = errors.form or form
+    return errors
+
+
+def status_of(error: PunchclockError) -> int:
+    return STATUS.get(type(error), 400)
+
+
+def redirect(path: str) -> Response:
+    """Send the browser on with a GET (303 See Other), as after every form."""
+    return RedirectResponse(path, status_code=303)
+
+
+def safe_next(value: str | None) -> str:
+    """Return `value` if it is a path on this site, else /account (no open redirect).
+
+    `//evil.example`, `/\\evil.example` and `https://evil.example` name other sites;
+    browsers also drop tabs and newlines from URLs, so no control character passes.
+    """
+    default = "/account"
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    if "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return default
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
