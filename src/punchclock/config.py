@@ -91,6 +91,7 @@ class Settings:
     secret_key: bytes | None = None  # None = keep it in <data_dir>/secret.key
     session_idle_timeout: int = 0  # seconds without use after which a session ends; 0: never
     password_min_length: int = 8  # NIST SP 800-63B rev. 4 asks 15 where a password is alone
+    totp_issuer: str = "punchclock"  # the name authenticator apps show for two-factor codes
     audit_retention_days: int = 90  # days security events are kept in the audit trail
     allowed_origins: frozenset[str] = frozenset()  # besides PUBLIC_URL's, for cookie writes
     rate_limits: RateLimits = RateLimits()
@@ -158,6 +159,7 @@ class Settings:
             password_min_length=_int(
                 env, "PUNCHCLOCK_PASSWORD_MIN_LENGTH", _default("password_min_length"), 8, 15
             ),
+            totp_issuer=_totp_issuer(env.get("PUNCHCLOCK_TOTP_ISSUER") or _default("totp_issuer")),
             audit_retention_days=_int(
                 env, "PUNCHCLOCK_AUDIT_RETENTION_DAYS", _default("audit_retention_days"), 1, 3650
             ),
@@ -190,6 +192,16 @@ ARGON2 = Argon2Params()  # the defaults, from the fields above
 def _default(field: str) -> Any:
     """Return the default of a Settings field: each default is written once, on its field."""
     return Settings.__dataclass_fields__[field].default
+
+
+def _totp_issuer(issuer: str) -> str:
+    """Check the issuer authenticator apps show: it is part of the otpauth:// label, where a
+    colon separates it from the email."""
+    if ":" in issuer or len(issuer) > 64 or not issuer.isprintable() or not issuer.strip():
+        raise ConfigError(
+            "PUNCHCLOCK_TOTP_ISSUER must be 1 to 64 printable characters without a colon"
+        )
+    return issuer
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -122,6 +122,53 @@ class Throttled(PunchclockError):
         self.retry_after = retry_after  # seconds until an attempt may succeed
 
 
+class SecondFactorRequired(PunchclockError):
+    """The password (or reset code) was right and the account has two-factor on: a code is
+    needed. `pending` is a single-use log-in ticket that completes the log-in with a code."""
+
+    code = "second_factor_required"
+    message = "Two-factor code required"
+
+    def __init__(self, pending: str) -> None:
+        super().__init__()
+        self.pending = pending
+
+
+class SecondFactorInvalid(PunchclockError):
+    """A two-factor code is wrong, used already, malformed or expired, or the log-in ticket
+    is unknown, used or expired. `pending`: the ticket, still usable, when there is one."""
+
+    code = "second_factor_invalid"
+    message = "Incorrect two-factor code"
+
+    def __init__(self, pending: str | None = None) -> None:
+        super().__init__()
+        self.pending = pending
+
+
+class PasswordNeedsSecondFactor(PunchclockError):
+    """HTTP Basic email:password on an account with two-factor on: it would bypass the
+    second factor; the API token (`<token>:api_token`) or a session works."""
+
+    code = "password_needs_second_factor"
+    message = "Two-factor authentication is on: use the API token or log in with a code"
+
+
+class TwoFactorAlreadyEnabled(PunchclockError):
+    code = "two_factor_already_enabled"
+    message = "Two-factor authentication is already on"
+
+
+class TwoFactorNotStarted(PunchclockError):
+    code = "two_factor_not_started"
+    message = "Start two-factor setup first"
+
+
+class TwoFactorNotEnabled(PunchclockError):
+    code = "two_factor_not_enabled"
+    message = "Two-factor authentication is not on"
+
+
 class ConfigError(PunchclockError):
     """The configuration cannot be used; the message names the variable."""
 

@@ -26,6 +26,15 @@ class Account(msgspec.Struct, frozen=True):
     created_at: int
     updated_at: int
     authorization_updated_at: int
+    two_factor: bool = False  # True once a TOTP enrolment was confirmed (issue 19)
+
+
+class TwoFactorState(msgspec.Struct, frozen=True):
+    """An account's second factor as stored: secrets sealed, never in clear."""
+
+    secret_sealed: bytes | None  # the confirmed TOTP secret; None: 2FA off
+    pending_sealed: bytes | None  # a secret whose enrolment is begun, not yet confirmed
+    last_step: int | None  # the newest TOTP time step accepted: no code at or before it again
 
 
 class AccountOverview(msgspec.Struct, frozen=True):
@@ -39,6 +48,7 @@ class AccountOverview(msgspec.Struct, frozen=True):
     disabled_at: int | None  # None: enabled
     last_log_in_at: int | None  # the newest log-in the audit trail still holds
     sessions: int  # live sessions
+    two_factor: bool = False  # TOTP on
 
 
 class NewAccount(msgspec.Struct, frozen=True):

@@ -72,6 +72,9 @@ class Throttle:
         self.log_in_per_account_and_ip = Rule("log-in-account-ip", rates.log_in_per_account_and_ip)
         # a device that logged in before is held to the same count as one address
         self.log_in_per_device = Rule("log-in-device", rates.log_in_per_account_and_ip)
+        # two-factor codes: the same limits, counted apart from passwords (code_attempt)
+        self.code_per_account = Rule("code-account", rates.log_in_per_account)
+        self.code_per_account_and_ip = Rule("code-account-ip", rates.log_in_per_account_and_ip)
         self.sign_up_per_ip = Rule("sign-up-ip", rates.sign_up_per_ip)
         self.reset_request_per_email = Rule("reset-email", rates.reset_request_per_email)
         self.reset_request_per_ip = Rule("reset-ip", rates.reset_request_per_ip)
@@ -145,15 +148,45 @@ class Throttle:
         makes the address known.
         """
         email_key = _email_key(email)
-        pair = ("log-in", self._id(email_key, _address_key(ip)))
-        per_pair = (self.log_in_per_account_and_ip, pair)
-        counted: tuple[tuple[Rule, tuple[str, str]], ...]
+        by_device = None
         if device is not None:
-            counted = ((self.log_in_per_device, ("log-in", self._id(email_key, "device", device))),)
+            by_device = (self.log_in_per_device, ("log-in", self._id(email_key, "device", device)))
+        rules = (self.log_in_per_account, self.log_in_per_account_and_ip)
+        return await self._attempt("log-in", rules, email_key, ip, verify, by_device)
+
+    async def code_attempt(
+        self, account_id: int, ip: str, verify: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Run one two-factor code check for the account, unless it is throttled.
+
+        The same design as password_attempt (no device cookie: the code page comes after a
+        right password), with counts of its own, so that wrong passwords and wrong codes
+        do not add up: a stranger's code flood holds back other strangers, and the owner's
+        address only after its own failures.
+        """
+        rules = (self.code_per_account, self.code_per_account_and_ip)
+        return await self._attempt("code", rules, f"account:{account_id}", ip, verify, None)
+
+    async def _attempt(
+        self,
+        kind: str,
+        rules: tuple[Rule, Rule],
+        who: str,
+        ip: str,
+        verify: Callable[[], Awaitable[bool]],
+        by_device: tuple[Rule, tuple[str, str]] | None,
+    ) -> bool:
+        """Run `verify` for `who` unless throttled (see password_attempt), and count it."""
+        per_account, per_pair_rule = rules
+        pair = (kind, self._id(who, _address_key(ip)))
+        per_pair = (per_pair_rule, pair)
+        counted: tuple[tuple[Rule, tuple[str, str]], ...]
+        if by_device is not None:
+            counted = (by_device,)
         elif await self._known(pair):
             counted = (per_pair,)
         else:
-            counted = ((self.log_in_per_account, ("log-in", self._id(email_key))), per_pair)
+            counted = ((per_account, (kind, self._id(who))), per_pair)
         await self._refuse_if_full(*counted)
         subjects = [subject for _, subject in counted]
         for subject in subjects:
@@ -167,7 +200,7 @@ class Throttle:
                     del self._in_flight[subject]
         if ok:
             # the account-wide count stays: a success here says nothing of the others' guesses
-            await self._clear(per_pair, *(c for c in counted if c[0] is self.log_in_per_device))
+            await self._clear(per_pair, *(c for c in counted if c is by_device))
             await self._remember(pair)
         else:
             await self._hit(*counted)

@@ -26,8 +26,11 @@ from punchclock.services.background import Background
 from punchclock.services.credentials import Credentials
 from punchclock.services.email_changes import EmailChanges
 from punchclock.services.resets import Resets
+from punchclock.services.second_factor import SecondFactor
 from punchclock.services.sessions import IssuedSession, Sessions
+from punchclock.services.two_factor import TwoFactor
 from punchclock.store.sqlite import SQLiteStore
+from punchclock.throttle import Throttle
 from punchclock.tokens import SecretBox, SessionTokens
 from tests.conftest import FixedClock
 from tests.support import PASSWORD
@@ -53,6 +56,8 @@ class Built:
     resets: Resets
     email_changes: EmailChanges
     accounts: Accounts
+    second_factor: SecondFactor
+    two_factor: TwoFactor
 
     async def sign_up(
         self, email: str = "ann@example.com", password: str = PASSWORD
@@ -75,13 +80,39 @@ async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
     secrets = SecretBox(b"s" * 32)
     background = Background()
     audit = Audit(store, background, clock, retention_days=90)
-    attempts = Attempts(None, audit, clock)
+    made = assemble(store, clock, hasher, secrets, background, audit, None)
+    yield made
+    await background.drain()
+    await hasher.close()
+    await store.close()
+
+
+def assemble(
+    store: SQLiteStore,
+    clock: FixedClock,
+    hasher: PasswordHasher,
+    secrets: SecretBox,
+    background: Background,
+    audit: Audit,
+    throttle: Throttle | None,
+) -> Built:
+    """Build the services on what they stand on; with a throttle, attempts are limited."""
+    attempts = Attempts(throttle, audit, clock)
     notices = Notices(secrets, PUBLIC_URL, reset_code_ttl=RESET_CODE_TTL)
     sessions = Sessions(
         store, SessionTokens(RING, PUBLIC_URL, 28 * 24 * 3600), audit, background, clock
     )
+    second_factor = SecondFactor(store, secrets, attempts, audit, notices, clock)
     credentials = Credentials(
-        store, hasher, secrets, sessions, attempts, audit, clock, password_min_length=8
+        store,
+        hasher,
+        secrets,
+        sessions,
+        attempts,
+        audit,
+        clock,
+        password_min_length=8,
+        second_factor=second_factor,
     )
     resets = Resets(
         store,
@@ -107,7 +138,18 @@ async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
         background=background,
         clock=clock,
     )
-    yield Built(
+    two_factor = TwoFactor(
+        store,
+        secrets,
+        credentials,
+        second_factor,
+        sessions,
+        notices,
+        audit,
+        attempts,
+        clock,
+    )
+    return Built(
         store,
         clock,
         hasher,
@@ -121,10 +163,9 @@ async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
         resets,
         email_changes,
         accounts,
+        second_factor,
+        two_factor,
     )
-    await background.drain()
-    await hasher.close()
-    await store.close()
 
 
 class CountedVerify:

@@ -135,6 +135,7 @@ async def test_the_cache_of_one_process_does_not_outlive_a_change_made_by_anothe
         built.audit,
         built.clock,
         password_min_length=8,
+        second_factor=built.second_factor,
     )
     _, session = await built.sign_up()
     await other.authenticate_password("ann@example.com", PASSWORD, CLIENT)
@@ -184,6 +185,7 @@ async def test_a_hash_made_with_weaker_parameters_is_replaced_on_log_in(built: B
             built.audit,
             built.clock,
             password_min_length=8,
+            second_factor=built.second_factor,
         )
         account, _ = await credentials.log_in("ann@example.com", PASSWORD, False, CLIENT)
     finally:

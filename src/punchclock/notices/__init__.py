@@ -40,6 +40,30 @@ EMAIL_CHANGED = Change(
     "The email address of your punchclock account was changed from this one to another",
 )
 
+# two-factor (issue 19): each change to the second factor is told to the account's address
+TWO_FACTOR_ENABLED = Change(
+    "Two-factor authentication is on for your punchclock account",
+    "Two-factor authentication was turned on for your punchclock account, and every "
+    "other session was ended",
+)
+TWO_FACTOR_DISABLED = Change(
+    "Two-factor authentication is off for your punchclock account",
+    "Two-factor authentication was turned off for your punchclock account",
+)
+TWO_FACTOR_REMOVED = Change(
+    "Two-factor authentication was removed from your punchclock account",
+    "An operator of this punchclock server removed two-factor authentication from your account",
+)
+RECOVERY_CODES_REPLACED = Change(
+    "New punchclock recovery codes",
+    "New recovery codes were made for your punchclock account; the earlier ones no longer work",
+)
+RECOVERY_CODE_USED = Change(
+    "A punchclock recovery code was used",
+    "One of the recovery codes of your punchclock account was used to pass two-factor "
+    "authentication",
+)
+
 
 class Notices:
     """Write the messages; `queued()` wakes the mail sender once they are in the outbox."""

@@ -1,6 +1,6 @@
 """The product's verbs, one small service a verb family.
 
-credentials (who is calling), sessions, resets, email changes and accounts; audit,
+credentials (who is calling), sessions, resets, email changes, accounts and two-factor; audit,
 attempts (the limits) and the notices sent by mail are collaborators they share. Each
 service sees only the `Store` port; web/app.py and cli.py build them.
 """
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the package's face imports no service: each module imports 
     from punchclock.services.health import Health
     from punchclock.services.resets import Resets
     from punchclock.services.sessions import Sessions
+    from punchclock.services.two_factor import TwoFactor
     from punchclock.services.workspaces import Workspaces
 
 
@@ -39,3 +40,4 @@ class Services:
     background: Background
     health: Health
     administration: Administration
+    two_factor: TwoFactor

@@ -55,6 +55,24 @@ class Attempts:
             ip = client.ip if client else ""
             return await self._throttle.password_attempt(email, ip, verify, device)
 
+    async def code(
+        self, account_id: int, client: ClientInfo | None, verify: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Check a two-factor code, unless the account has had too many wrong ones (Throttled).
+
+        A 6-digit code is guessed in a million tries at most, so guesses are limited like
+        passwords (ASVS 5 V6.3.1, V6.5.1; RFC 6238 5.2): per account and address, and per
+        account from addresses that never passed a code, counted apart from wrong
+        passwords. The account-wide lock lasts at most its longest window, so a stranger
+        who got past the password cannot keep the owner out for long; a few typos stay
+        well under the limits (Throttle.code_attempt).
+        """
+        if self._throttle is None:
+            return await verify()
+        with self._recorded("code", account_id, client):
+            ip = client.ip if client else ""
+            return await self._throttle.code_attempt(account_id, ip, verify)
+
     async def forget_failures(self, email: str, client: ClientInfo) -> None:
         """Clear the account's failed log-ins: its owner just proved themselves by a reset."""
         if self._throttle is not None:

@@ -62,9 +62,14 @@ class Resets:
         self._background.run(self._queue_reset_code(email, client))
 
     async def confirm_password_reset(
-        self, code: str, password: str, client: ClientInfo
+        self, code: str, password: str, client: ClientInfo, otp: str | None = None
     ) -> tuple[Account, IssuedSession]:
-        """Use a reset code once: set the password, end every session, start a new one."""
+        """Use a reset code once: set the password, end every session, start a new one.
+
+        With two-factor on, the password is set and the code used either way, but the new
+        session needs a right `otp` (Credentials.start_session): the inbox alone must not
+        pass the second factor (ASVS 5 V6.4.3).
+        """
         # the policy is checked before the code is used, so that a retry can use it
         self._credentials.check_policy(password)
         await self._attempts.reset_confirm(client)
@@ -94,7 +99,7 @@ class Resets:
         # on the account no longer hold them back
         await self._attempts.forget_failures(account.email, client)
         self._audit.record("reset_completed", account.id, client)
-        return account, await self._sessions.start_session(account, False, client)
+        return account, await self._credentials.start_session(account, otp, False, client)
 
     async def reset_code_is_live(self, code: str) -> bool:
         """Tell whether a reset code would be accepted now, without using it up.

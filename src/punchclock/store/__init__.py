@@ -16,6 +16,7 @@ from punchclock.models import (
     OutgoingMail,
     ProfileChanges,
     Session,
+    TwoFactorState,
     Workspace,
 )
 
@@ -170,6 +171,71 @@ class Store(Protocol):
     ) -> Account | None:
         """Use a live code once: set the password, end every session, queue `notice` (in the
         same transaction); None, and nothing done, if the code is not live."""
+        ...
+
+    # -- two-factor (issue 19): the TOTP secret is sealed by the caller (SecretBox), recovery
+    # codes and log-in tickets arrive as HMACs; the store never sees a code or a secret.
+
+    async def two_factor_state(self, account_id: int) -> TwoFactorState | None:
+        """Return the account's sealed TOTP secrets and last used step (None: no account)."""
+        ...
+
+    async def begin_two_factor(self, account_id: int, pending_sealed: bytes) -> bool:
+        """Keep a new secret as pending (replacing any earlier one); False, and nothing
+        done, if two-factor is already on."""
+        ...
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        """Accept a code of time step `step` if two-factor is on and no code of this step or
+        a later one was accepted: record the step and return True, in one statement."""
+        ...
+
+    async def enable_two_factor(
+        self,
+        account_id: int,
+        pending_sealed: bytes,
+        step: int,
+        recovery_lookups: Sequence[bytes],
+        now: int,
+        keep_jti: str | None,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        """Confirm the pending secret `pending_sealed` with a code of `step` (as
+        use_totp_step), replace the recovery codes, end every session but `keep_jti` and
+        queue `notice`, in one transaction; None, and nothing done, if it no longer holds."""
+        ...
+
+    async def disable_two_factor(
+        self, account_id: int, now: int, notice: OutgoingMail
+    ) -> Account | None:
+        """Turn two-factor off: the secrets, recovery codes and log-in tickets go, `notice`
+        is queued; None, and nothing done, if it was off."""
+        ...
+
+    async def replace_recovery_codes(
+        self, account_id: int, lookups: Sequence[bytes], now: int, notice: OutgoingMail
+    ) -> None:
+        """Replace every recovery code of the account's and queue `notice`, in one transaction."""
+        ...
+
+    async def use_recovery_code(self, account_id: int, lookup: bytes) -> bool:
+        """Use one of the account's recovery codes once (delete it); False if it has none such."""
+        ...
+
+    async def recovery_codes_left(self, account_id: int) -> int: ...
+
+    async def add_two_factor_ticket(
+        self, lookup: bytes, account_id: int, remember_me: bool, expires_at: int, now: int
+    ) -> None:
+        """Store a log-in ticket (and drop the expired ones of every account)."""
+        ...
+
+    async def two_factor_ticket(self, lookup: bytes, now: int) -> tuple[Account, bool] | None:
+        """Return the usable account of a live ticket and its remember_me, without using it."""
+        ...
+
+    async def use_two_factor_ticket(self, lookup: bytes, now: int) -> bool:
+        """Use a live ticket once (delete it); False if it is unknown, used or expired."""
         ...
 
     # -- email changes (issue 11): a new address is taken only once a link mailed to it is

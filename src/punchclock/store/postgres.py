@@ -31,12 +31,19 @@ from punchclock.models import (
     OutgoingMail,
     ProfileChanges,
     Session,
+    TwoFactorState,
     Workspace,
 )
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import EMAIL_INDEX, POSTGRES, profile_update
-from punchclock.store.rows import search_pattern, session_from, settings_from
+from punchclock.store.rows import (
+    account_from,
+    overview_from,
+    search_pattern,
+    session_from,
+    settings_from,
+)
 
 T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
@@ -76,7 +83,7 @@ _IN_DOUBT = (
 
 
 def _account(row: asyncpg.Record | None) -> Account | None:
-    return None if row is None else Account(*row)
+    return None if row is None else account_from(row)
 
 
 class PostgresStore:
@@ -297,6 +304,8 @@ class PostgresStore:
                 Q.delete_sessions_of,
                 Q.delete_reset_codes_of,
                 Q.delete_email_changes_of,
+                Q.delete_recovery_codes_of,
+                Q.delete_tickets_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
                 Q.close_organizations,
@@ -341,6 +350,84 @@ class PostgresStore:
 
         return await self._transact(tx)
 
+    # -- two-factor ------------------------------------------------------------------------
+
+    async def two_factor_state(self, account_id: int) -> TwoFactorState | None:
+        row = await self._fetchrow(Q.two_factor_state, account_id)
+        return None if row is None else TwoFactorState(*row)
+
+    async def begin_two_factor(self, account_id: int, pending_sealed: bytes) -> bool:
+        return await self._returned(Q.begin_two_factor, account_id, pending_sealed)
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        return await self._returned(Q.use_totp_step, account_id, step)
+
+    async def enable_two_factor(
+        self,
+        account_id: int,
+        pending_sealed: bytes,
+        step: int,
+        recovery_lookups: Sequence[bytes],
+        now: int,
+        keep_jti: str | None,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            args = (account_id, pending_sealed, step, now)
+            if await db.fetchrow(Q.enable_two_factor, *args) is None:
+                return None
+            await _replace_recovery_codes(db, account_id, recovery_lookups, now)
+            await db.execute(Q.delete_sessions_but, account_id, keep_jti)
+            await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def disable_two_factor(
+        self, account_id: int, now: int, notice: OutgoingMail
+    ) -> Account | None:
+        async def tx(db: Connection) -> Account | None:
+            if await db.fetchrow(Q.disable_two_factor, account_id, now) is None:
+                return None
+            await db.execute(Q.delete_recovery_codes_of, account_id)
+            await db.execute(Q.delete_tickets_of, account_id)
+            await _enqueue(db, notice, account_id)
+            return await _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def replace_recovery_codes(
+        self, account_id: int, lookups: Sequence[bytes], now: int, notice: OutgoingMail
+    ) -> None:
+        async def tx(db: Connection) -> None:
+            await _replace_recovery_codes(db, account_id, lookups, now)
+            await _enqueue(db, notice, account_id)
+
+        await self._transact(tx)
+
+    async def use_recovery_code(self, account_id: int, lookup: bytes) -> bool:
+        return await self._returned(Q.use_recovery_code, lookup, account_id)
+
+    async def recovery_codes_left(self, account_id: int) -> int:
+        row = await self._fetchrow(Q.recovery_codes_left, account_id)
+        return int(row[0]) if row else 0
+
+    async def add_two_factor_ticket(
+        self, lookup: bytes, account_id: int, remember_me: bool, expires_at: int, now: int
+    ) -> None:
+        async def tx(db: Connection) -> None:
+            await db.execute(Q.delete_dead_tickets, now)
+            await db.execute(Q.add_ticket, lookup, account_id, remember_me, expires_at, now)
+
+        await self._transact(tx)
+
+    async def two_factor_ticket(self, lookup: bytes, now: int) -> tuple[Account, bool] | None:
+        row = await self._fetchrow(Q.account_by_ticket, lookup, now)
+        return None if row is None else (account_from(row[:-1]), bool(row[-1]))
+
+    async def use_two_factor_ticket(self, lookup: bytes, now: int) -> bool:
+        return await self._returned(Q.use_ticket, lookup, now)
+
     # -- email changes ---------------------------------------------------------------------
 
     async def request_email_change(
@@ -365,7 +452,7 @@ class PostgresStore:
         self, code_lookup: bytes, kind: str, now: int
     ) -> tuple[Account, str] | None:
         row = await self._fetchrow(Q.account_by_email_change, code_lookup, kind, now)
-        return None if row is None else (Account(*row[:-1]), row[-1])
+        return None if row is None else (account_from(row[:-1]), row[-1])
 
     async def confirm_email_change(
         self,
@@ -509,13 +596,13 @@ class PostgresStore:
 
     async def account_overview(self, email: str, now: int) -> AccountOverview | None:
         row = await self._fetchrow(Q.account_overview, now, email.lower())
-        return None if row is None else AccountOverview(*row)
+        return None if row is None else overview_from(row)
 
     async def list_accounts(
         self, search: str | None, limit: int, now: int
     ) -> list[AccountOverview]:
         rows = await self._fetch(Q.list_accounts, now, search_pattern(search or ""), limit)
-        return [AccountOverview(*row) for row in rows]
+        return [overview_from(row) for row in rows]
 
     async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
         async def tx(db: Connection) -> None:
@@ -601,6 +688,13 @@ async def _enqueue(db: Connection, message: OutgoingMail, account_id: int | None
     )
 
 
+async def _replace_recovery_codes(
+    db: Connection, account_id: int, lookups: Sequence[bytes], now: int
+) -> None:
+    await db.execute(Q.delete_recovery_codes_of, account_id)
+    await db.executemany(Q.add_recovery_code, [(lookup, account_id, now) for lookup in lookups])
+
+
 async def _set_email(db: Connection, account_id: int, email: str, now: int) -> None:
     """Give the account an address; the codes sent to the one before stop working."""
     await db.execute(Q.set_email, account_id, email, email.lower(), now)
@@ -610,7 +704,7 @@ async def _set_email(db: Connection, account_id: int, email: str, now: int) -> N
 async def _account_by_id(db: Connection, account_id: int) -> Account:
     row = await db.fetchrow(Q.account_by_id, account_id)
     assert row is not None
-    return Account(*row)
+    return account_from(row)
 
 
 async def _set_password(db: Connection, account_id: int, password_hash: str, now: int) -> None:

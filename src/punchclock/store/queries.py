@@ -150,7 +150,8 @@ class Statements:
     close_tombstone: str = (
         "UPDATE accounts SET email = NULL, email_key = NULL, fullname = '', "
         "password_hash = NULL, api_token_lookup = NULL, api_token_sealed = NULL, "
-        "timezone = 'UTC', country_id = NULL, updated_at = $2, "
+        "timezone = 'UTC', country_id = NULL, totp_sealed = NULL, totp_pending_sealed = NULL, "
+        "updated_at = $2, "
         "authorization_updated_at = $2, closed_at = $2 WHERE id = $1"
     )
     # Several live codes: someone else asking for one must not void the owner's (issue 11).
@@ -230,6 +231,55 @@ class Statements:
         "ORDER BY at DESC, id DESC LIMIT $3"
     )
     delete_events_before: str = "DELETE FROM audit_events WHERE at < $1"
+    # -- two-factor (issue 19) --
+    two_factor_state: str = (
+        "SELECT totp_sealed, totp_pending_sealed, totp_last_step FROM accounts WHERE id = $1"
+    )
+    begin_two_factor: str = (
+        "UPDATE accounts SET totp_pending_sealed = $2 "
+        "WHERE id = $1 AND totp_sealed IS NULL AND closed_at IS NULL RETURNING 1"
+    )
+    # A code is checked against the last step used and accepted in one statement: of two
+    # requests racing with one code (two workers, two hosts), the second waits for the
+    # first's row lock (SQLite: the write lock), then finds the step taken (ASVS 5 V6.5.1).
+    use_totp_step: str = (
+        "UPDATE accounts SET totp_last_step = $2 WHERE id = $1 AND totp_sealed IS NOT NULL "
+        "AND (totp_last_step IS NULL OR totp_last_step < $2) RETURNING 1"
+    )
+    # confirms exactly the pending secret the code was checked against ($2), with its step
+    enable_two_factor: str = (
+        "UPDATE accounts SET totp_sealed = totp_pending_sealed, totp_pending_sealed = NULL, "
+        "totp_last_step = $3, updated_at = $4, authorization_updated_at = $4 "
+        "WHERE id = $1 AND totp_sealed IS NULL AND totp_pending_sealed = $2 "
+        "AND (totp_last_step IS NULL OR totp_last_step < $3) RETURNING 1"
+    )
+    disable_two_factor: str = (
+        "UPDATE accounts SET totp_sealed = NULL, totp_pending_sealed = NULL, updated_at = $2, "
+        "authorization_updated_at = $2 WHERE id = $1 AND totp_sealed IS NOT NULL RETURNING 1"
+    )
+    add_recovery_code: str = (
+        "INSERT INTO recovery_codes (code_lookup, account_id, created_at) VALUES ($1, $2, $3)"
+    )
+    # taken, not read: a recovery code works once, however many use it at once
+    use_recovery_code: str = (
+        "DELETE FROM recovery_codes WHERE code_lookup = $1 AND account_id = $2 RETURNING 1"
+    )
+    recovery_codes_left: str = "SELECT count(*) FROM recovery_codes WHERE account_id = $1"
+    delete_recovery_codes_of: str = "DELETE FROM recovery_codes WHERE account_id = $1"
+    add_ticket: str = (
+        "INSERT INTO two_factor_tickets (ticket_lookup, account_id, remember_me, expires_at, "
+        "created_at) VALUES ($1, $2, $3, $4, $5)"
+    )
+    delete_dead_tickets: str = "DELETE FROM two_factor_tickets WHERE expires_at <= $1"
+    account_by_ticket: str = (
+        f"SELECT {ACCOUNT_COLUMNS}, t.remember_me FROM accounts a "
+        "JOIN two_factor_tickets t ON t.account_id = a.id "
+        f"WHERE t.ticket_lookup = $1 AND t.expires_at > $2 AND {USABLE}"
+    )
+    use_ticket: str = (
+        "DELETE FROM two_factor_tickets WHERE ticket_lookup = $1 AND expires_at > $2 RETURNING 1"
+    )
+    delete_tickets_of: str = "DELETE FROM two_factor_tickets WHERE account_id = $1"
     # administration (`punchclock accounts`): disabled accounts too, never closed ones
     account_overview: str = (
         f"SELECT {OVERVIEW_COLUMNS.format(now='$1')} FROM accounts a "

@@ -8,13 +8,13 @@ from typing import Any
 
 import msgspec
 
-from punchclock.models import Session
+from punchclock.models import Account, AccountOverview, Session
 
 # In the order of the Account, Session and MailRecord fields: a row unpacks into the record.
 ACCOUNT_COLUMNS = (
     "a.id, a.accounts_id, a.email, a.fullname, a.password_hash, a.api_token_sealed, "
     "a.timezone, a.beginning_of_week, a.country_id, a.default_workspace_id, "
-    "a.created_at, a.updated_at, a.authorization_updated_at"
+    "a.created_at, a.updated_at, a.authorization_updated_at, a.totp_sealed IS NOT NULL"
 )
 SELECT_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM accounts a"  # noqa: S608 - constant
 # An account a credential may find: neither closed nor disabled by an operator.
@@ -23,8 +23,21 @@ USABLE = "a.closed_at IS NULL AND a.disabled_at IS NULL"
 OVERVIEW_COLUMNS = (
     "a.id, a.accounts_id, a.email, a.fullname, a.created_at, a.disabled_at, "
     "(SELECT max(e.at) FROM audit_events e WHERE e.account_id = a.id AND e.event = 'log_in'), "
-    "(SELECT count(*) FROM sessions s WHERE s.account_id = a.id AND s.expires_at > {now})"
+    "(SELECT count(*) FROM sessions s WHERE s.account_id = a.id AND s.expires_at > {now}), "
+    "a.totp_sealed IS NOT NULL"
 )
+
+
+def account_from(row: Iterable[Any]) -> Account:
+    """Return the Account a row of ACCOUNT_COLUMNS holds (SQLite keeps booleans as 0 and 1)."""
+    *fields, two_factor = row
+    return Account(*fields, two_factor=bool(two_factor))  # type: ignore[misc]
+
+
+def overview_from(row: Iterable[Any]) -> AccountOverview:
+    """Return the AccountOverview a row of OVERVIEW_COLUMNS holds."""
+    *fields, two_factor = row
+    return AccountOverview(*fields, two_factor=bool(two_factor))  # type: ignore[misc]
 
 
 def search_pattern(text: str) -> str:

@@ -37,12 +37,19 @@ from punchclock.models import (
     OutgoingMail,
     ProfileChanges,
     Session,
+    TwoFactorState,
     Workspace,
 )
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import SQLITE, SQLITE_EMAIL_TAKEN, profile_update
-from punchclock.store.rows import search_pattern, session_from, settings_from
+from punchclock.store.rows import (
+    account_from,
+    overview_from,
+    search_pattern,
+    session_from,
+    settings_from,
+)
 
 Q = SQLITE  # every statement, with SQLite's placeholders (store/queries.py)
 
@@ -50,7 +57,7 @@ T = TypeVar("T")
 
 
 def _account(row: tuple[object, ...] | None) -> Account | None:
-    return None if row is None else Account(*row)  # type: ignore[arg-type]
+    return None if row is None else account_from(row)
 
 
 class SQLiteStore:
@@ -243,6 +250,8 @@ class SQLiteStore:
                 Q.delete_sessions_of,
                 Q.delete_reset_codes_of,
                 Q.delete_email_changes_of,
+                Q.delete_recovery_codes_of,
+                Q.delete_tickets_of,
                 Q.close_default_workspace,
                 Q.close_workspaces,
                 Q.close_organizations,
@@ -287,6 +296,84 @@ class SQLiteStore:
 
         return await self._transact(tx)
 
+    # -- two-factor ------------------------------------------------------------------------
+
+    async def two_factor_state(self, account_id: int) -> TwoFactorState | None:
+        row = self._one(Q.two_factor_state, account_id)
+        return None if row is None else TwoFactorState(*row)
+
+    async def begin_two_factor(self, account_id: int, pending_sealed: bytes) -> bool:
+        return await self._returned(Q.begin_two_factor, account_id, pending_sealed)
+
+    async def use_totp_step(self, account_id: int, step: int) -> bool:
+        return await self._returned(Q.use_totp_step, account_id, step)
+
+    async def enable_two_factor(
+        self,
+        account_id: int,
+        pending_sealed: bytes,
+        step: int,
+        recovery_lookups: Sequence[bytes],
+        now: int,
+        keep_jti: str | None,
+        notice: OutgoingMail,
+    ) -> Account | None:
+        def tx(db: sqlite3.Connection) -> Account | None:
+            args = (account_id, pending_sealed, step, now)
+            if db.execute(Q.enable_two_factor, args).fetchone() is None:
+                return None
+            _replace_recovery_codes(db, account_id, recovery_lookups, now)
+            db.execute(Q.delete_sessions_but, (account_id, keep_jti))
+            _enqueue(db, notice, account_id)
+            return _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def disable_two_factor(
+        self, account_id: int, now: int, notice: OutgoingMail
+    ) -> Account | None:
+        def tx(db: sqlite3.Connection) -> Account | None:
+            if db.execute(Q.disable_two_factor, (account_id, now)).fetchone() is None:
+                return None
+            db.execute(Q.delete_recovery_codes_of, (account_id,))
+            db.execute(Q.delete_tickets_of, (account_id,))
+            _enqueue(db, notice, account_id)
+            return _account_by_id(db, account_id)
+
+        return await self._transact(tx)
+
+    async def replace_recovery_codes(
+        self, account_id: int, lookups: Sequence[bytes], now: int, notice: OutgoingMail
+    ) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            _replace_recovery_codes(db, account_id, lookups, now)
+            _enqueue(db, notice, account_id)
+
+        await self._transact(tx)
+
+    async def use_recovery_code(self, account_id: int, lookup: bytes) -> bool:
+        return await self._returned(Q.use_recovery_code, lookup, account_id)
+
+    async def recovery_codes_left(self, account_id: int) -> int:
+        row = self._one(Q.recovery_codes_left, account_id)
+        return int(row[0]) if row else 0
+
+    async def add_two_factor_ticket(
+        self, lookup: bytes, account_id: int, remember_me: bool, expires_at: int, now: int
+    ) -> None:
+        def tx(db: sqlite3.Connection) -> None:
+            db.execute(Q.delete_dead_tickets, (now,))
+            db.execute(Q.add_ticket, (lookup, account_id, remember_me, expires_at, now))
+
+        await self._transact(tx)
+
+    async def two_factor_ticket(self, lookup: bytes, now: int) -> tuple[Account, bool] | None:
+        row = self._one(Q.account_by_ticket, lookup, now)
+        return None if row is None else (account_from(row[:-1]), bool(row[-1]))
+
+    async def use_two_factor_ticket(self, lookup: bytes, now: int) -> bool:
+        return await self._returned(Q.use_ticket, lookup, now)
+
     # -- email changes ---------------------------------------------------------------------
 
     async def request_email_change(
@@ -311,7 +398,7 @@ class SQLiteStore:
         self, code_lookup: bytes, kind: str, now: int
     ) -> tuple[Account, str] | None:
         row = self._one(Q.account_by_email_change, code_lookup, kind, now)
-        return None if row is None else (Account(*row[:-1]), row[-1])
+        return None if row is None else (account_from(row[:-1]), row[-1])
 
     async def confirm_email_change(
         self,
@@ -428,13 +515,13 @@ class SQLiteStore:
 
     async def account_overview(self, email: str, now: int) -> AccountOverview | None:
         row = self._one(Q.account_overview, now, email.lower())
-        return None if row is None else AccountOverview(*row)
+        return None if row is None else overview_from(row)
 
     async def list_accounts(
         self, search: str | None, limit: int, now: int
     ) -> list[AccountOverview]:
         rows = self._all(Q.list_accounts, now, search_pattern(search or ""), limit)
-        return [AccountOverview(*row) for row in rows]
+        return [overview_from(row) for row in rows]
 
     async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
         def tx(db: sqlite3.Connection) -> None:
@@ -545,7 +632,7 @@ def _unique_email(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Co
 def _account_by_id(db: sqlite3.Connection, account_id: int) -> Account:
     row = db.execute(Q.account_by_id, (account_id,)).fetchone()
     assert row is not None
-    return Account(*row)
+    return account_from(row)
 
 
 def _enqueue(db: sqlite3.Connection, message: OutgoingMail, account_id: int | None = None) -> None:
@@ -560,6 +647,13 @@ def _enqueue(db: sqlite3.Connection, message: OutgoingMail, account_id: int | No
             account_id,
         ),
     )
+
+
+def _replace_recovery_codes(
+    db: sqlite3.Connection, account_id: int, lookups: Sequence[bytes], now: int
+) -> None:
+    db.execute(Q.delete_recovery_codes_of, (account_id,))
+    db.executemany(Q.add_recovery_code, [(lookup, account_id, now) for lookup in lookups])
 
 
 def _set_email(db: sqlite3.Connection, account_id: int, email: str, now: int) -> None:

@@ -28,7 +28,9 @@ from punchclock.services.credentials import Credentials
 from punchclock.services.email_changes import EmailChanges
 from punchclock.services.health import Health
 from punchclock.services.resets import Resets
+from punchclock.services.second_factor import SecondFactor
 from punchclock.services.sessions import Sessions
+from punchclock.services.two_factor import TwoFactor
 from punchclock.services.workspaces import Workspaces
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
@@ -154,6 +156,7 @@ def build_services(
         idle_timeout=settings.session_idle_timeout,
         devices=secrets.device_cookie,
     )
+    second_factor = SecondFactor(store, secrets, attempts, audit, notices, clock)
     credentials = Credentials(
         store,
         hasher,
@@ -163,6 +166,7 @@ def build_services(
         audit,
         clock,
         password_min_length=settings.password_min_length,
+        second_factor=second_factor,
     )
     email_changes = EmailChanges(
         store, credentials, notices, audit, attempts, background=background, clock=clock
@@ -201,6 +205,18 @@ def build_services(
         background=background,
         health=Health(store, hasher, ring),
         administration=Administration(store, accounts, credentials, resets, audit, clock),
+        two_factor=TwoFactor(
+            store,
+            secrets,
+            credentials,
+            second_factor,
+            sessions,
+            notices,
+            audit,
+            attempts,
+            clock,
+            issuer=settings.totp_issuer,
+        ),
     )
     parts = Parts(services, store, hasher, sender, throttle, secrets, clock, metrics)
     parts.on_start += on_start

@@ -20,12 +20,18 @@ from punchclock.errors import (
     InvalidInput,
     NotFound,
     Overloaded,
+    PasswordNeedsSecondFactor,
     PasswordRejected,
     PunchclockError,
     ResetCodeInvalid,
+    SecondFactorInvalid,
+    SecondFactorRequired,
     SessionNotFound,
     StoreUnavailable,
     Throttled,
+    TwoFactorAlreadyEnabled,
+    TwoFactorNotEnabled,
+    TwoFactorNotStarted,
 )
 
 JSON = "application/json; charset=utf-8"
@@ -47,6 +53,13 @@ STATUS: dict[type[PunchclockError], int] = {
     NotFound: 404,
     CrossSiteRequest: 403,
     Throttled: 429,
+    # two-factor (issue 19): Toggl-style string bodies, told only after a right password
+    SecondFactorRequired: 403,
+    SecondFactorInvalid: 403,
+    PasswordNeedsSecondFactor: 403,
+    TwoFactorAlreadyEnabled: 400,
+    TwoFactorNotStarted: 400,
+    TwoFactorNotEnabled: 400,
 }
 
 _forbidden_body = msgspec.json.encode(InvalidCredentials.message)

@@ -200,7 +200,7 @@ def me_fields(account: Account, api_token: str) -> dict[str, object]:
         "has_password": True,
         "at": updated,
         "authorization_updated_at": timestamp(account.authorization_updated_at),
-        "two_factor_enabled": False,
+        "two_factor_enabled": account.two_factor,
     }
 
 

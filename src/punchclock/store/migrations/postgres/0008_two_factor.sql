@@ -1,0 +1,30 @@
+-- 0008 on both dialects (issue 19): two-factor authentication by TOTP (RFC 6238), with
+-- recovery codes.
+
+-- The TOTP secret, AES-GCM under the server key and bound to the account, like the API
+-- token: NULL while two-factor is off. A secret whose enrolment is begun waits in
+-- totp_pending_sealed until a code from it confirms it. totp_last_step is the newest time
+-- step a code was accepted for: a code at or before it is refused (each code works once).
+ALTER TABLE accounts ADD COLUMN totp_sealed bytea;
+ALTER TABLE accounts ADD COLUMN totp_pending_sealed bytea;
+ALTER TABLE accounts ADD COLUMN totp_last_step bigint;
+
+-- Recovery codes (120 random bits each), kept only as HMACs under the server key; a code
+-- is deleted as it is used.
+CREATE TABLE recovery_codes (
+    code_lookup bytea PRIMARY KEY,
+    account_id bigint NOT NULL REFERENCES accounts (id),
+    created_at bigint NOT NULL
+);
+CREATE INDEX recovery_codes_account ON recovery_codes (account_id);
+
+-- The log-in step between a right password and a right code: a single-use ticket, kept
+-- as an HMAC, that lives five minutes.
+CREATE TABLE two_factor_tickets (
+    ticket_lookup bytea PRIMARY KEY,
+    account_id bigint NOT NULL REFERENCES accounts (id),
+    remember_me boolean NOT NULL,
+    expires_at bigint NOT NULL,
+    created_at bigint NOT NULL
+);
+CREATE INDEX two_factor_tickets_account ON two_factor_tickets (account_id);
