@@ -4,7 +4,6 @@ new recovery codes, turn it off; another site's page; axe-core on every new page
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 

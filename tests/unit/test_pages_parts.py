@@ -13,9 +13,14 @@ from punchclock.errors import (
     Throttled,
 )
 from punchclock.tokens import SecretBox
-from punchclock.web.pages import safe_next
 from punchclock.web.pages.devices import describe
-from punchclock.web.pages.forms import FORM_LIFETIME, FormRefused, FormTokens, errors_from
+from punchclock.web.pages.forms import (
+    FORM_LIFETIME,
+    FormRefused,
+    FormTokens,
+    errors_from,
+    safe_next,
+)
 from tests.conftest import FixedClock
 
 
