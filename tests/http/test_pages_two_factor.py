@@ -8,13 +8,15 @@ from __future__ import annotations
 import html
 import re
 import urllib.parse
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pyotp
 import pytest
 
-from punchclock.web.app import Parts
+from punchclock.config import Settings
+from punchclock.web.app import Parts, create_app
 from punchclock.web.asgi import App
 from punchclock.web.auth import COOKIE
 from punchclock.web.pages import EVENTS
@@ -560,3 +562,38 @@ async def test_no_two_factor_form_input_is_a_server_error(
         assert (await visitor.get("/login/code")).status_code < 500
     assert await _two_factor_on(client, user)
     assert BROWSER_COOKIE in visitor.cookies
+
+
+@pytest.fixture
+async def strict_client(env: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """An app whose per-account-and-address limit (passwords, and codes apart) is 2 a minute."""
+    settings = Settings.from_env({**env, "PUNCHCLOCK_LOGIN_LIMIT_PER_ACCOUNT_AND_IP": "2/minute"})
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with app.running(), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+async def test_a_throttled_code_says_how_long_to_wait_and_keeps_the_step(
+    strict_client: httpx.AsyncClient,
+) -> None:
+    user = await sign_up(strict_client)
+    visitor = Visitor(strict_client)
+    await _log_in(visitor, user)
+    await visitor.get("/account")
+    setup = await visitor.post("/account/2fa/setup", {})
+    secret = _SECRET.search(setup.text)
+    assert secret is not None
+    totp = pyotp.TOTP(secret.group(1))
+    await visitor.post("/account/2fa/enable", {"otp": totp.now(), "secret": secret.group(1)})
+    person = Visitor(strict_client)  # another browser, logging in
+    await _log_in(person, user)
+    await person.get("/login/code")
+    for _ in range(2):
+        await person.post("/login/code", {"otp": "000000"})
+    throttled = await person.post("/login/code", {"otp": "111111"})
+    assert throttled.status_code == 429
+    assert re.search(r"Too many attempts, please retry later: wait \d+ seconds\.", throttled.text)
+    assert 'id="code-alert"' in throttled.text
+    assert PENDING_COOKIE in person.cookies  # the step stays for when the wait is over
+    assert COOKIE not in person.cookies
