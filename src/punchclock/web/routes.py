@@ -108,7 +108,7 @@ class Api:
     def _render_me(self, account: Account) -> bytes:
         return msgspec.json.encode(wire.me(account, self.credentials.api_token(account)))
 
-    def _me_response(self, account: Account) -> Response:
+    def me_response(self, account: Account) -> Response:
         return Response(self._me_body(account), media_type=JSON)
 
     def routes(self) -> list[Route]:
@@ -146,7 +146,7 @@ class Api:
             remember_me=body.remember_me,
         )
         account, session = await self.accounts.sign_up(form, self.client(request))
-        response = self._me_response(account)
+        response = self.me_response(account)
         set_session_cookie(response, session)
         return response
 
@@ -158,8 +158,9 @@ class Api:
             body.remember_me,
             self.client(request),
             device_cookie(request),
+            body.otp,
         )
-        response = self._me_response(account)
+        response = self.me_response(account)
         set_session_cookie(response, session)
         return response
 
@@ -215,9 +216,9 @@ class Api:
     async def confirm_reset(self, request: Request) -> Response:
         body = await read_json(request, wire.ResetConfirmBody)
         account, session = await self.resets.confirm_password_reset(
-            request.path_params["code"], body.password, self.client(request)
+            request.path_params["code"], body.password, self.client(request), body.otp
         )
-        response = self._me_response(account)
+        response = self.me_response(account)
         set_session_cookie(response, session)
         return response
 
@@ -246,7 +247,7 @@ class Api:
             token = self.credentials.api_token(auth.account)
             workspaces = await self.accounts.workspaces(auth)
             return json_response(wire.me_with_related_data(auth.account, token, workspaces))
-        return self._me_response(auth.account)
+        return self.me_response(auth.account)
 
     async def update_me(self, request: Request) -> Response:
         auth = await self.authenticate(request)

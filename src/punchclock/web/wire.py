@@ -50,6 +50,7 @@ class LogInBody(msgspec.Struct):
     email: str
     password: str
     remember_me: bool = False
+    otp: str | None = None  # with two-factor on: a TOTP code or a recovery code
 
 
 class ResetRequestBody(msgspec.Struct):
@@ -58,6 +59,34 @@ class ResetRequestBody(msgspec.Struct):
 
 class ResetConfirmBody(msgspec.Struct):
     password: str
+    otp: str | None = None  # with two-factor on, the session is issued only with a right one
+
+
+class OtpBody(msgspec.Struct):
+    """POST /api/v9/me/2fa/enable and /recovery_codes: a TOTP code."""
+
+    otp: str
+
+
+class TwoFactorDisableBody(msgspec.Struct):
+    """POST /api/v9/me/2fa/disable: a TOTP or recovery code, and the password."""
+
+    otp: str
+    current_password: str
+
+
+class TwoFactorSetup(msgspec.Struct):
+    """POST /api/v9/me/2fa/setup: the new secret, shown once; nothing is on yet."""
+
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class RecoveryCodes(msgspec.Struct):
+    """Ten recovery codes, shown once: each passes the second factor once."""
+
+    recovery_codes: list[str]
 
 
 class ProfileBody(msgspec.Struct):
