@@ -283,7 +283,8 @@ async def test_disable_with_a_code_and_the_password_answers_the_user(
         headers=token_auth(user.token),
     )
     assert off.status_code == 200
-    assert off.json()["2fa_enabled"] is False and off.json()["email"] == user.email
+    assert off.json()["2fa_enabled"] is False
+    assert off.json()["email"] == user.email
     assert (await logging_in(client, user)).status_code == 200  # no code asked any more
     again = await client.post(
         "/api/v9/me/2fa/disable",
