@@ -14,6 +14,7 @@ import pytest
 
 from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, log_in, sign_up
+from tests.contract import check_answer
 from tests.http.test_password_reset import request_code
 from tests.support import (
     FORBIDDEN,
@@ -336,3 +337,34 @@ async def test_enable_without_setup_is_400_and_setup_needs_a_caller(
     for path in ("setup", "enable", "disable", "recovery_codes"):
         response = await client.post(f"/api/v9/me/2fa/{path}", json={"otp": "1"})
         assert (response.status_code, response.json()) == (403, FORBIDDEN)
+
+
+async def test_every_two_factor_answer_is_as_documented(
+    client: httpx.AsyncClient, user: User, clock: FixedClock
+) -> None:
+    headers = cookie_header(user.session)
+    setup = await client.post("/api/v9/me/2fa/setup", headers=headers)
+    check_answer(setup, "POST", "/api/v9/me/2fa/setup")
+    secret = setup.json()["secret"]
+    wrong = await client.post("/api/v9/me/2fa/enable", json={"otp": "000000"}, headers=headers)
+    check_answer(wrong, "POST", "/api/v9/me/2fa/enable")
+    enabled = await client.post(
+        "/api/v9/me/2fa/enable", json={"otp": code(secret, clock)}, headers=headers
+    )
+    check_answer(enabled, "POST", "/api/v9/me/2fa/enable")
+    clock.advance(30)
+    for extra in ({}, {"otp": "000000"}):
+        check_answer(await logging_in(client, user, **extra), "POST", "/api/sessions")
+    fresh = await client.post(
+        "/api/v9/me/2fa/recovery_codes", json={"otp": code(secret, clock)}, headers=headers
+    )
+    check_answer(fresh, "POST", "/api/v9/me/2fa/recovery_codes")
+    clock.advance(30)
+    off = await client.post(
+        "/api/v9/me/2fa/disable",
+        json={"otp": code(secret, clock), "current_password": PASSWORD},
+        headers=headers,
+    )
+    check_answer(off, "POST", "/api/v9/me/2fa/disable")
+    again = await client.post("/api/v9/me/2fa/disable", json={"otp": "1"}, headers=headers)
+    check_answer(again, "POST", "/api/v9/me/2fa/disable")
