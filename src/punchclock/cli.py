@@ -196,6 +196,11 @@ def _add_accounts(commands: Any) -> None:
         ("enable", "let a disabled account's password and API token work again"),
         ("end-sessions", "end every session of the account"),
         ("send-reset", "mail the account's owner a password reset code"),
+        (
+            "remove-2fa",
+            "turn two-factor authentication off for an owner who lost both device and "
+            "recovery codes; the audit trail and a mail to the account say so",
+        ),
     ):
         action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         action.add_argument("email", help="the account's email")
@@ -716,6 +721,7 @@ def administer(settings: Settings, args: argparse.Namespace) -> int:
         EmailTaken,
         InvalidInput,
         PasswordRejected,
+        TwoFactorNotEnabled,
     )
 
     password = None
@@ -732,7 +738,7 @@ def administer(settings: Settings, args: argparse.Namespace) -> int:
     except EmailTaken:
         print(f"punchclock: an account already has the email {args.email}", file=sys.stderr)
         return 1
-    except AccountDisabled as e:
+    except (AccountDisabled, TwoFactorNotEnabled) as e:
         print(f"punchclock: {args.email}: {e.message}", file=sys.stderr)
         return 1
     except (InvalidInput, PasswordRejected) as e:
@@ -791,6 +797,13 @@ async def _administer(settings: Settings, args: argparse.Namespace, password: st
         elif command == "end-sessions":
             ended = await admin.end_sessions(args.email)
             print(f"{args.email}: {ended} sessions ended", file=sys.stderr)
+        elif command == "remove-2fa":
+            removed = await parts.services.two_factor.remove(args.email)
+            print(
+                f"{removed.email}: two-factor authentication removed; its owner is mailed a "
+                "notice (a running server or `punchclock mail send` sends it)",
+                file=sys.stderr,
+            )
         elif command == "send-reset":
             await admin.send_password_reset(args.email)
             print(
@@ -841,6 +854,7 @@ def _overview_json(overview: AccountOverview) -> dict[str, Any]:
         "live_sessions": overview.sessions,
         "disabled": overview.disabled_at is not None,
         "disabled_at": _when(overview.disabled_at),
+        "two_factor": overview.two_factor,
     }
 
 
@@ -850,7 +864,8 @@ def _overview_line(overview: AccountOverview) -> str:
         f"{overview.id}  {overview.email}  {overview.fullname!r}  "
         f"created {_when(overview.created_at)}  "
         f"last log-in {_when(overview.last_log_in_at) or 'never'}  "
-        f"sessions {overview.sessions}"
+        f"sessions {overview.sessions}  "
+        f"2fa {'on' if overview.two_factor else 'off'}"
     )
     if overview.disabled_at is not None:
         line += f"  disabled since {_when(overview.disabled_at)}"

@@ -146,7 +146,7 @@ class SecondFactorInvalid(PunchclockError):
         self.pending = pending
 
 
-class PasswordNeedsSecondFactor(PunchclockError):
+class PasswordNeedsSecondFactor(InvalidCredentials):
     """HTTP Basic email:password on an account with two-factor on: it would bypass the
     second factor; the API token (`<token>:api_token`) or a session works."""
 

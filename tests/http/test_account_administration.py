@@ -19,6 +19,7 @@ from punchclock.services import Services
 from punchclock.web.app import create_app
 from punchclock.web.asgi import App
 from tests.conftest import FixedClock, User, log_in, sign_up
+from tests.http.test_two_factor import enrol
 from tests.support import (
     FORBIDDEN,
     PASSWORD,
@@ -340,3 +341,43 @@ async def test_send_reset_queues_a_code_for_the_owner(
         json={"password": "a fresh password"},
     )
     assert confirm.status_code == 200
+
+
+# -- two-factor (issue 19) -----------------------------------------------------------------------
+
+
+async def test_remove_2fa_turns_it_off_with_a_trail_and_a_mail(
+    client: httpx.AsyncClient, app: App, user: User, data_dir: Path, clock: FixedClock
+) -> None:
+    """The owner lost both device and recovery codes: the operator removes two-factor."""
+    assert json.loads((await accounts("show", user.email, "--json"))[1])["two_factor"] is False
+    assert (await accounts("remove-2fa", user.email))[0] == 1  # off: nothing to remove
+    secret, _ = await enrol(client, user, clock)
+    assert "2fa on" in (await accounts("show", user.email))[1]
+    assert json.loads((await accounts("show", user.email, "--json"))[1])["two_factor"] is True
+    status, _, err = await accounts("remove-2fa", user.email)
+    assert status == 0, err
+    assert "two-factor authentication removed" in err
+    assert (await accounts("remove-2fa", "nobody@example.com"))[0] == 1
+    clock.advance(5)  # the command queued its mail at the real time; the app's clock is fixed
+    await app.drain()
+    assert any("removed" in m["Subject"] for m in outbox(data_dir))
+    logged_in = await client.post(
+        "/api/sessions", json={"email": user.email, "password": user.password}
+    )
+    assert logged_in.status_code == 200  # no code asked
+    status, out, _ = await accounts_audit(user.email)
+    assert "two_factor_removed" in out
+    assert secret not in out
+
+
+async def accounts_audit(email: str) -> tuple[int, str, str]:
+    """Run `punchclock audit --account EMAIL` as the operator would."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        status = await asyncio.to_thread(main, ["audit", "--account", email])
+    finally:
+        sys.stdout, sys.stderr = saved
+    return status, out.getvalue(), err.getvalue()

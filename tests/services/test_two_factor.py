@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pyotp
 import pytest
 
+from punchclock.config import RateLimits
 from punchclock.errors import (
     AccountNotFound,
     CurrentPasswordInvalid,
@@ -18,14 +20,16 @@ from punchclock.errors import (
     PasswordNeedsSecondFactor,
     SecondFactorInvalid,
     SecondFactorRequired,
+    Throttled,
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
     TwoFactorNotStarted,
 )
 from punchclock.models import Account, ClientInfo
 from punchclock.services.sessions import Authenticated, IssuedSession
+from punchclock.throttle import Throttle
 from tests.conftest import FixedClock
-from tests.services.conftest import CLIENT, Built, events, mail
+from tests.services.conftest import CLIENT, Built, assemble, events, mail
 from tests.services.test_resets import reset_code
 from tests.support import PASSWORD
 
@@ -493,3 +497,85 @@ async def test_an_other_client_is_recorded_with_the_refusal(built: Built) -> Non
     await built.settle()
     refusals = await built.store.events(enrolled.account.id, 0, 100)
     assert any(e.event == "two_factor_failed" and e.ip == stranger.ip for e in refusals)
+
+
+# -- the limits on codes: a real throttle with the default limits -------------------------
+
+
+@pytest.fixture
+async def limited(built: Built) -> AsyncIterator[Built]:
+    throttle = Throttle.in_memory(RateLimits(), b"k" * 32)
+    yield assemble(
+        built.store,
+        built.clock,
+        built.hasher,
+        built.secrets,
+        built.background,
+        built.audit,
+        throttle,
+    )
+    await throttle.close()
+
+
+def address(n: int) -> ClientInfo:
+    return ClientInfo(ip=f"198.51.100.{n}", user_agent="stranger")
+
+
+async def wrong_codes(built: Built, email: str, client: ClientInfo, times: int) -> None:
+    for _ in range(times):
+        with pytest.raises(SecondFactorInvalid):
+            await built.credentials.log_in(email, PASSWORD, False, client, otp="000000")
+
+
+async def test_a_few_typos_do_not_block_the_owner(limited: Built) -> None:
+    enrolled = await enrol(limited)
+    email = enrolled.account.email
+    await wrong_codes(limited, email, CLIENT, 4)
+    otp = code(enrolled.secret, limited.clock)
+    await limited.credentials.log_in(email, PASSWORD, False, CLIENT, otp=otp)
+
+
+async def test_wrong_codes_are_throttled_per_account_and_address(limited: Built) -> None:
+    enrolled = await enrol(limited)
+    email = enrolled.account.email
+    await wrong_codes(limited, email, address(1), 5)
+    otp = code(enrolled.secret, limited.clock)
+    with pytest.raises(Throttled):  # even the right code, from there
+        await limited.credentials.log_in(email, PASSWORD, False, address(1), otp=otp)
+    with pytest.raises(SecondFactorRequired) as required:  # the password is not held back
+        await limited.credentials.log_in(email, PASSWORD, False, address(1))
+    with pytest.raises(Throttled):  # the code is, through a ticket too
+        await limited.two_factor.complete_log_in(required.value.pending, otp, address(1))
+    await limited.credentials.log_in(email, PASSWORD, False, CLIENT, otp=otp)  # elsewhere: yes
+    assert ("throttled", enrolled.account.id, "code") in await events(limited)
+
+
+async def test_a_flood_of_wrong_codes_does_not_keep_the_owner_out(limited: Built) -> None:
+    """Strangers from many addresses fill the account-wide count; the owner, from an address
+    that passed a code before, is judged by that address's failures only."""
+    enrolled = await enrol(limited)
+    email = enrolled.account.email
+    limited.clock.advance(30)
+    otp = code(enrolled.secret, limited.clock)
+    await limited.credentials.log_in(email, PASSWORD, False, CLIENT, otp=otp)  # CLIENT is known
+    for n in range(1, 4):
+        await wrong_codes(limited, email, address(n), 4 if n < 3 else 2)
+    with pytest.raises(Throttled):  # 10 a minute on the account, for strangers
+        await limited.credentials.log_in(email, PASSWORD, False, address(9), otp="000000")
+    limited.clock.advance(30)
+    otp = code(enrolled.secret, limited.clock)
+    await limited.credentials.log_in(email, PASSWORD, False, CLIENT, otp=otp)
+
+
+async def test_wrong_codes_and_wrong_passwords_are_counted_apart(limited: Built) -> None:
+    enrolled = await enrol(limited)
+    email = enrolled.account.email
+    await wrong_codes(limited, email, address(1), 5)
+    # the password still works from there: it is the code that is held back
+    with pytest.raises(SecondFactorRequired):
+        await limited.credentials.log_in(email, PASSWORD, False, address(1))
+    for _ in range(4):
+        with pytest.raises(InvalidCredentials):
+            await limited.credentials.log_in(email, "wrong password", False, address(2))
+    otp = code(enrolled.secret, limited.clock)
+    await limited.credentials.log_in(email, PASSWORD, False, address(2), otp=otp)

@@ -47,6 +47,7 @@ from punchclock.web.metered import AnswerMeter
 from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
 from punchclock.web.startup_routes import StartupApi
+from punchclock.web.two_factor_routes import TwoFactorApi
 
 log = logging.getLogger("punchclock.web")
 PURGE_INTERVAL = 600.0  # seconds between sweeps of old sessions, mail and audit events
@@ -348,6 +349,9 @@ def app_for(settings: Settings, parts: Parts) -> App:
     routes = [
         *api.routes(),
         *StartupApi(parts.services.workspaces, api.authenticate).routes(),
+        *TwoFactorApi(
+            parts.services.two_factor, api.authenticate, clients, api.me_response
+        ).routes(),
         *pages.routes(),
         *forward_auth.routes(),
     ]
