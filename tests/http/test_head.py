@@ -43,11 +43,13 @@ TEMPLATED = {
 PAGE_PATHS = {
     "/": "/",
     "/login": "/login",
+    "/login/code": "/login/code",  # without a log-in step: back to /login
     "/signup": "/signup",
     "/forgot": "/forgot",
     "/reset/{code}": "/reset/" + "A" * 43,
     "/account": "/account",
     "/account/token": "/account/token",
+    "/account/2fa/setup": "/account/2fa/setup",  # set-up starts from a button (a POST)
     "/closed": "/closed",
     "/static/{name}": "/static/icon.svg",  # replaced by its hashed name in the test
 }
