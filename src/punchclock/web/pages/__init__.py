@@ -1,4 +1,5 @@
-"""Pages for people: sign up, log in, forgot and reset password, the account page.
+"""Pages for people: sign up, log in, forgot and reset password, the account page (its
+two-factor pages and the log-in's code step are in two_factor.py).
 
 Each handler parses a form, makes the one service call the matching API endpoint makes,
 and renders: every rule and message is the service's. Errors of a form come back as the
