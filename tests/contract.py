@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
 from typing import Any
 
 import httpx
@@ -12,18 +11,16 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from punchclock.web import openapi
+
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 JSON = "application/json; charset=utf-8"  # what the server sends for every JSON body
 _URI = "urn:punchclock:openapi"  # the document's name in the schema registry
 
 
-def document_text() -> str:
-    return resources.files("punchclock.web").joinpath("openapi.json").read_text(encoding="utf-8")
-
-
 def load_document() -> dict[str, Any]:
-    """Return a fresh copy of the document, for a caller that may change it."""
-    document: dict[str, Any] = json.loads(document_text())
+    """Return a fresh copy of the served document, for a caller that may change it."""
+    document: dict[str, Any] = json.loads(openapi.document())
     return document
 
 

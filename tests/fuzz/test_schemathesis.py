@@ -51,7 +51,9 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
-LOG_IN_EXAMPLE: dict[str, Any] = DOCUMENT["components"]["schemas"]["LogIn"]["examples"][0]
+LOG_IN_EXAMPLE: dict[str, Any] = DOCUMENT["paths"]["/api/sessions"]["post"]["requestBody"][
+    "content"
+]["application/json"]["example"]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Iterable
-from importlib import resources
 from typing import TypeVar
 
 import msgspec
@@ -17,7 +16,7 @@ from punchclock.errors import InvalidInput
 from punchclock.models import Account
 from punchclock.services import Services
 from punchclock.services.accounts import SignUp
-from punchclock.web import wire
+from punchclock.web import openapi, wire
 from punchclock.web.asgi import Route
 from punchclock.web.auth import (
     Authenticator,
@@ -104,6 +103,7 @@ class Api:
         # /me is the hottest answer there is. Its body depends only on the account row, which
         # is read afresh on every request, so a body cached by that row is never stale.
         self._me_body = functools.lru_cache(maxsize=render_cache_size)(self._render_me)
+        self._openapi = openapi.document()  # generated once, at start-up
 
     def _render_me(self, account: Account) -> bytes:
         return msgspec.json.encode(wire.me(account, self.credentials.api_token(account)))
@@ -184,7 +184,7 @@ class Api:
         return Response(status_code=200)
 
     async def jwks(self, request: Request) -> Response:
-        response = json_response(keys.jwks(self.sessions.signing_keys()))
+        response = json_response(wire.jwks(keys.jwks(self.sessions.signing_keys())))
         # other services may cache the keys a while; a retired key's sessions are
         # refused here at once regardless
         response.headers["cache-control"] = "public, max-age=300"
@@ -198,7 +198,7 @@ class Api:
         return json_response(problems, 503 if problems else 200)
 
     async def openapi(self, request: Request) -> Response:
-        return Response(_openapi_document(), media_type=JSON)
+        return Response(self._openapi, media_type=JSON)
 
     async def close_account(self, request: Request) -> Response:
         auth = await self.authenticate(request)
@@ -278,11 +278,6 @@ def _link_page(kind: str, action: str) -> bytes:
         f'<form method="post" action="{html.escape(action)}">\n'
         f'<button type="submit">{button}</button>\n</form>\n</body></html>\n'
     ).encode()
-
-
-@functools.cache
-def _openapi_document() -> bytes:
-    return resources.files("punchclock.web").joinpath("openapi.json").read_bytes()
 
 
 def _flag(request: Request, name: str) -> bool:
