@@ -22,21 +22,16 @@ import msgspec
 from punchclock.errors import EmailTaken, InvalidInput, StoreUnavailable
 from punchclock.models import (
     Account,
-    AccountOverview,
-    AuditEvent,
     ClaimedMail,
-    MailRecord,
     NewAccount,
-    Organization,
     OutgoingMail,
     ProfileChanges,
-    Session,
-    Workspace,
 )
+from punchclock.store.base import SQLStore
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import EMAIL_INDEX, POSTGRES, profile_update
-from punchclock.store.rows import search_pattern, session_from, settings_from
+from punchclock.store.rows import settings_from
 
 T = TypeVar("T")
 # a pooled connection (what the pool lends) or a plain one
@@ -75,12 +70,10 @@ _IN_DOUBT = (
 )
 
 
-def _account(row: asyncpg.Record | None) -> Account | None:
-    return None if row is None else Account(*row)
-
-
-class PostgresStore:
+class PostgresStore(SQLStore):
     """The Store on a PostgreSQL database; one connection pool per process."""
+
+    Q = POSTGRES
 
     def __init__(self, url: str, *, max_connections: int = 10) -> None:
         self._url = url
@@ -124,10 +117,10 @@ class PostgresStore:
         except _UNAVAILABLE as e:
             raise StoreUnavailable() from e
 
-    async def _fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+    async def _row(self, sql: str, *args: object) -> asyncpg.Record | None:
         return await self._run(lambda db: db.fetchrow(sql, *args))
 
-    async def _fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+    async def _rows(self, sql: str, *args: object) -> list[asyncpg.Record]:
         return await self._run(lambda db: db.fetch(sql, *args))
 
     async def _count(self, sql: str, *args: object) -> int:
@@ -136,7 +129,7 @@ class PostgresStore:
 
     async def _returned(self, sql: str, *args: object) -> bool:
         """Run one write statement with RETURNING; tell whether it returned a row."""
-        return await self._fetchrow(sql, *args) is not None
+        return await self._row(sql, *args) is not None
 
     async def _transact(self, fn: Callable[[Connection], Awaitable[T]]) -> T:
         """Run fn(connection) as one transaction."""
@@ -177,52 +170,6 @@ class PostgresStore:
 
         return await self._transact(tx)
 
-    async def account_by_email(self, email: str) -> Account | None:
-        return _account(await self._fetchrow(Q.account_by_email, email.lower()))
-
-    async def account_by_token(self, token_lookup: bytes) -> Account | None:
-        return _account(await self._fetchrow(Q.account_by_token, token_lookup))
-
-    async def account_by_session(
-        self, jti: str, accounts_id: str, now: int, idle_since: int = 0
-    ) -> Account | None:
-        return _account(
-            await self._fetchrow(Q.account_by_session, jti, now, idle_since, accounts_id)
-        )
-
-    async def touch_session(self, jti: str, now: int) -> None:
-        await self._count(Q.touch_session, jti, now)
-
-    async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
-        rows = await self._fetch(Q.sessions_of, account_id, now, idle_since)
-        return [session_from(row) for row in rows]
-
-    async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
-        return await self._returned(Q.delete_session_by_id, session_id, account_id)
-
-    async def delete_sessions(self, account_id: int, keep_jti: str | None) -> None:
-        await self._count(Q.delete_sessions_but, account_id, keep_jti)
-
-    async def delete_dead_sessions(self, now: int, idle_since: int = 0) -> int:
-        return await self._count(Q.delete_dead_sessions, now, idle_since)
-
-    async def delete_sessions_signed_by(self, kid: str) -> int:
-        return await self._count(Q.delete_sessions_signed_by, kid)
-
-    async def sessions_by_key(self) -> dict[str, int]:
-        return {kid: count for kid, count in await self._fetch(Q.sessions_by_key)}
-
-    async def workspaces_of(self, account_id: int) -> list[Workspace]:
-        return [Workspace(*row) for row in await self._fetch(Q.workspaces_of, account_id)]
-
-    async def organizations_of(self, account_id: int) -> list[Organization]:
-        rows = await self._fetch(Q.organizations_of, account_id)
-        return [Organization(*row) for row in rows]
-
-    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
-        row = await self._fetchrow(Q.settings_of, account_id, kind)
-        return settings_from(row[0] if row else None)
-
     async def merge_settings(
         self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
     ) -> dict[str, Any] | None:
@@ -237,24 +184,6 @@ class PostgresStore:
             return merged
 
         return await self._transact(tx)
-
-    async def add_session(self, session: Session) -> None:
-        await self._count(
-            Q.add_session,
-            session.jti,
-            session.id,
-            session.account_id,
-            session.kid,
-            session.created_at,
-            session.last_used_at,
-            session.expires_at,
-            session.remember_me,
-            session.user_agent,
-            session.ip,
-        )
-
-    async def delete_session(self, account_id: int, jti: str) -> None:
-        await self._count(Q.delete_session, jti, account_id)
 
     async def update_profile(
         self,
@@ -281,14 +210,6 @@ class PostgresStore:
             return await _account_by_id(db, account_id)
 
         return await self._transact(tx)
-
-    async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:
-        await self._count(Q.replace_password_hash, account_id, old, new)
-
-    async def set_api_token(
-        self, account_id: int, token_lookup: bytes, token_sealed: bytes, now: int
-    ) -> None:
-        await self._count(Q.set_api_token, account_id, token_lookup, token_sealed, now)
 
     async def close_account(self, account_id: int, now: int) -> None:
         async def tx(db: Connection) -> None:
@@ -322,9 +243,6 @@ class PostgresStore:
             await _enqueue(db, message, account_id)
 
         await self._transact(tx)
-
-    async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
-        return _account(await self._fetchrow(Q.account_by_reset_code, code_lookup, now))
 
     async def use_reset_code(
         self, code_lookup: bytes, password_hash: str, now: int, notice: OutgoingMail | None = None
@@ -360,12 +278,6 @@ class PostgresStore:
             await _enqueue(db, message, account_id)
 
         await self._transact(tx)
-
-    async def email_change(
-        self, code_lookup: bytes, kind: str, now: int
-    ) -> tuple[Account, str] | None:
-        row = await self._fetchrow(Q.account_by_email_change, code_lookup, kind, now)
-        return None if row is None else (Account(*row[:-1]), row[-1])
 
     async def confirm_email_change(
         self,
@@ -423,47 +335,22 @@ class PostgresStore:
     async def claim_mail(
         self, claim_token: str, now: int, lease_until: int, limit: int
     ) -> list[ClaimedMail]:
-        rows = await self._fetch(Q.claim_mail, claim_token, lease_until, now, limit)
+        rows = await self._rows(Q.claim_mail, claim_token, lease_until, now, limit)
         return [ClaimedMail(*row) for row in rows]
 
-    async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
-        return await self._returned(Q.mail_sent, mail_id, claim_token, now)
-
-    async def mark_mail_retry(
-        self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
-    ) -> bool:
-        return await self._returned(Q.mail_retry, mail_id, claim_token, error, next_attempt_at)
-
-    async def mark_mail_dead(
-        self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
-    ) -> bool:
-        return await self._returned(Q.mail_dead, mail_id, claim_token, int(attempted), error)
-
-    async def list_mail(self, *, failed_only: bool = False, limit: int = 100) -> list[MailRecord]:
-        rows = await self._fetch(Q.list_failed_mail if failed_only else Q.list_mail, limit)
-        return [MailRecord(*row) for row in rows]
-
-    async def retry_mail(self, mail_id: str, now: int) -> bool:
-        return await self._returned(Q.retry_mail, mail_id, now)
-
     async def existing_mail(self, ids: Sequence[str]) -> set[str]:
-        return {row[0] for row in await self._fetch(Q.existing_mail, list(ids))}
-
-    async def delete_old_mail(self, before: int) -> int:
-        return await self._count(Q.delete_old_mail, before)
+        return {row[0] for row in await self._rows(Q.existing_mail, list(ids))}
 
     # -- signing keys: shared by every host (sealed under the server key by the caller) --
 
     async def signing_keys(self) -> list[tuple[str, bytes, int]]:
         """Return every stored signing key as (kid, sealed key, signs_from), oldest first."""
-        rows = await self._fetch(
-            "SELECT kid, sealed_key, signs_from FROM signing_keys ORDER BY kid"
-        )
+        rows = await self._rows("SELECT kid, sealed_key, signs_from FROM signing_keys ORDER BY kid")
         return [(kid, sealed, signs_from) for kid, sealed, signs_from in rows]
 
     async def add_signing_key(self, kid: str, sealed: bytes, now: int, signs_from: int) -> bool:
         """Store a key unless one with that kid exists; True if this one was stored."""
-        row = await self._fetchrow(
+        row = await self._row(
             "INSERT INTO signing_keys (kid, sealed_key, created_at, signs_from) "
             "VALUES ($1, $2, $3, $4) ON CONFLICT (kid) DO NOTHING RETURNING 1",
             kid,
@@ -487,35 +374,7 @@ class PostgresStore:
         """Bring the schema up to date; return the version it is now at."""
         return await self._run(migrate, deadline=None)  # a big table's index takes its time
 
-    async def record_event(
-        self,
-        at: int,
-        event: str,
-        account_id: int | None,
-        ip: str,
-        user_agent: str,
-        detail: str | None = None,
-    ) -> None:
-        await self._count(Q.record_event, at, event, account_id, ip, user_agent, detail)
-
-    async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
-        rows = await self._fetch(Q.events, since, account_id, limit)
-        return [AuditEvent(*row) for row in rows]
-
-    async def delete_events_before(self, at: int) -> int:
-        return await self._count(Q.delete_events_before, at)
-
     # -- administration and health ---------------------------------------------------------
-
-    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
-        row = await self._fetchrow(Q.account_overview, now, email.lower())
-        return None if row is None else AccountOverview(*row)
-
-    async def list_accounts(
-        self, search: str | None, limit: int, now: int
-    ) -> list[AccountOverview]:
-        rows = await self._fetch(Q.list_accounts, now, search_pattern(search or ""), limit)
-        return [AccountOverview(*row) for row in rows]
 
     async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
         async def tx(db: Connection) -> None:
@@ -527,11 +386,6 @@ class PostgresStore:
             await db.execute(Q.delete_reset_codes_of, account_id)
 
         await self._transact(tx)
-
-    async def outbox_backlog(self) -> tuple[int, int | None]:
-        row = await self._fetchrow(Q.outbox_backlog)
-        assert row is not None
-        return row[0], row[1]
 
     async def ping(self) -> None:
         await self._run(lambda db: db.fetchval(Q.ping), deadline=PING_DEADLINE)

@@ -28,33 +28,26 @@ import msgspec
 from punchclock.errors import EmailTaken, InvalidInput, StoreError, StoreUnavailable
 from punchclock.models import (
     Account,
-    AccountOverview,
-    AuditEvent,
     ClaimedMail,
-    MailRecord,
     NewAccount,
-    Organization,
     OutgoingMail,
     ProfileChanges,
-    Session,
-    Workspace,
 )
+from punchclock.store.base import SQLStore
 from punchclock.store.migrations import load as load_migrations
 from punchclock.store.migrations import too_new
 from punchclock.store.queries import SQLITE, SQLITE_EMAIL_TAKEN, profile_update
-from punchclock.store.rows import search_pattern, session_from, settings_from
+from punchclock.store.rows import settings_from
 
 Q = SQLITE  # every statement, with SQLite's placeholders (store/queries.py)
 
 T = TypeVar("T")
 
 
-def _account(row: tuple[object, ...] | None) -> Account | None:
-    return None if row is None else Account(*row)  # type: ignore[arg-type]
-
-
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """The Store on one SQLite file; one connection per process."""
+
+    Q = SQLITE
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
         self._writer = _connect(path, busy_timeout_ms)
@@ -64,7 +57,7 @@ class SQLiteStore:
         self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     # Reads run on the hot path: a try costs nothing until it catches, a `with` does.
-    def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+    async def _row(self, sql: str, *args: object) -> tuple[Any, ...] | None:
         try:
             row: tuple[Any, ...] | None = self._db.execute(sql, args).fetchone()
         except sqlite3.OperationalError as e:
@@ -73,7 +66,7 @@ class SQLiteStore:
             raise
         return row
 
-    def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    async def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.OperationalError as e:
@@ -123,49 +116,6 @@ class SQLiteStore:
 
         return await self._transact(_unique_email(tx))
 
-    async def account_by_email(self, email: str) -> Account | None:
-        return _account(self._one(Q.account_by_email, email.lower()))
-
-    async def account_by_token(self, token_lookup: bytes) -> Account | None:
-        return _account(self._one(Q.account_by_token, token_lookup))
-
-    async def account_by_session(
-        self, jti: str, accounts_id: str, now: int, idle_since: int = 0
-    ) -> Account | None:
-        return _account(self._one(Q.account_by_session, jti, now, idle_since, accounts_id))
-
-    async def touch_session(self, jti: str, now: int) -> None:
-        await self._count(Q.touch_session, jti, now)
-
-    async def sessions_of(self, account_id: int, now: int, idle_since: int = 0) -> list[Session]:
-        rows = self._all(Q.sessions_of, account_id, now, idle_since)
-        return [session_from(row) for row in rows]
-
-    async def delete_session_by_id(self, account_id: int, session_id: str) -> bool:
-        return await self._returned(Q.delete_session_by_id, session_id, account_id)
-
-    async def delete_sessions(self, account_id: int, keep_jti: str | None) -> None:
-        await self._count(Q.delete_sessions_but, account_id, keep_jti)
-
-    async def delete_dead_sessions(self, now: int, idle_since: int = 0) -> int:
-        return await self._count(Q.delete_dead_sessions, now, idle_since)
-
-    async def delete_sessions_signed_by(self, kid: str) -> int:
-        return await self._count(Q.delete_sessions_signed_by, kid)
-
-    async def sessions_by_key(self) -> dict[str, int]:
-        return {kid: count for kid, count in self._all(Q.sessions_by_key)}
-
-    async def workspaces_of(self, account_id: int) -> list[Workspace]:
-        return [Workspace(*row) for row in self._all(Q.workspaces_of, account_id)]
-
-    async def organizations_of(self, account_id: int) -> list[Organization]:
-        return [Organization(*row) for row in self._all(Q.organizations_of, account_id)]
-
-    async def settings_of(self, account_id: int, kind: str) -> dict[str, Any]:
-        row = self._one(Q.settings_of, account_id, kind)
-        return settings_from(row[0] if row else None)
-
     async def merge_settings(
         self, account_id: int, kind: str, changes: Mapping[str, Any], max_keys: int
     ) -> dict[str, Any] | None:
@@ -180,24 +130,6 @@ class SQLiteStore:
             return merged
 
         return await self._transact(tx)
-
-    async def add_session(self, session: Session) -> None:
-        await self._count(
-            Q.add_session,
-            session.jti,
-            session.id,
-            session.account_id,
-            session.kid,
-            session.created_at,
-            session.last_used_at,
-            session.expires_at,
-            session.remember_me,
-            session.user_agent,
-            session.ip,
-        )
-
-    async def delete_session(self, account_id: int, jti: str) -> None:
-        await self._count(Q.delete_session, jti, account_id)
 
     async def update_profile(
         self,
@@ -227,14 +159,6 @@ class SQLiteStore:
             return _account_by_id(db, account_id)
 
         return await self._transact(_unique_email(tx))
-
-    async def replace_password_hash(self, account_id: int, old: str, new: str) -> None:
-        await self._count(Q.replace_password_hash, account_id, old, new)
-
-    async def set_api_token(
-        self, account_id: int, token_lookup: bytes, token_sealed: bytes, now: int
-    ) -> None:
-        await self._count(Q.set_api_token, account_id, token_lookup, token_sealed, now)
 
     async def close_account(self, account_id: int, now: int) -> None:
         def tx(db: sqlite3.Connection) -> None:
@@ -268,9 +192,6 @@ class SQLiteStore:
             _enqueue(db, message, account_id)
 
         await self._transact(tx)
-
-    async def reset_code_account(self, code_lookup: bytes, now: int) -> Account | None:
-        return _account(self._one(Q.account_by_reset_code, code_lookup, now))
 
     async def use_reset_code(
         self, code_lookup: bytes, password_hash: str, now: int, notice: OutgoingMail | None = None
@@ -306,12 +227,6 @@ class SQLiteStore:
             _enqueue(db, message, account_id)
 
         await self._transact(tx)
-
-    async def email_change(
-        self, code_lookup: bytes, kind: str, now: int
-    ) -> tuple[Account, str] | None:
-        row = self._one(Q.account_by_email_change, code_lookup, kind, now)
-        return None if row is None else (Account(*row[:-1]), row[-1])
 
     async def confirm_email_change(
         self,
@@ -371,7 +286,7 @@ class SQLiteStore:
     ) -> list[ClaimedMail]:
         # Senders poll every second: a read on the loop's connection answers "nothing due"
         # without queueing for the write lock.
-        if self._one(Q.mail_due, now) is None:
+        if await self._row(Q.mail_due, now) is None:
             return []
 
         def tx(db: sqlite3.Connection) -> list[ClaimedMail]:
@@ -380,61 +295,10 @@ class SQLiteStore:
 
         return await self._transact(tx)
 
-    async def mark_mail_sent(self, mail_id: str, claim_token: str, now: int) -> bool:
-        return await self._returned(Q.mail_sent, mail_id, claim_token, now)
-
-    async def mark_mail_retry(
-        self, mail_id: str, claim_token: str, next_attempt_at: int, error: str
-    ) -> bool:
-        return await self._returned(Q.mail_retry, mail_id, claim_token, error, next_attempt_at)
-
-    async def mark_mail_dead(
-        self, mail_id: str, claim_token: str, error: str, *, attempted: bool = True
-    ) -> bool:
-        return await self._returned(Q.mail_dead, mail_id, claim_token, int(attempted), error)
-
-    async def list_mail(self, *, failed_only: bool = False, limit: int = 100) -> list[MailRecord]:
-        rows = self._all(Q.list_failed_mail if failed_only else Q.list_mail, limit)
-        return [MailRecord(*row) for row in rows]
-
-    async def retry_mail(self, mail_id: str, now: int) -> bool:
-        return await self._returned(Q.retry_mail, mail_id, now)
-
     async def existing_mail(self, ids: Sequence[str]) -> set[str]:
-        return {row[0] for row in self._all(Q.existing_mail, json.dumps(list(ids)))}
-
-    async def delete_old_mail(self, before: int) -> int:
-        return await self._count(Q.delete_old_mail, before)
-
-    async def record_event(
-        self,
-        at: int,
-        event: str,
-        account_id: int | None,
-        ip: str,
-        user_agent: str,
-        detail: str | None = None,
-    ) -> None:
-        await self._count(Q.record_event, at, event, account_id, ip, user_agent, detail)
-
-    async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
-        rows = self._all(Q.events, since, account_id, limit)
-        return [AuditEvent(*row) for row in rows]
-
-    async def delete_events_before(self, at: int) -> int:
-        return await self._count(Q.delete_events_before, at)
+        return {row[0] for row in await self._rows(Q.existing_mail, json.dumps(list(ids)))}
 
     # -- administration and health ---------------------------------------------------------
-
-    async def account_overview(self, email: str, now: int) -> AccountOverview | None:
-        row = self._one(Q.account_overview, now, email.lower())
-        return None if row is None else AccountOverview(*row)
-
-    async def list_accounts(
-        self, search: str | None, limit: int, now: int
-    ) -> list[AccountOverview]:
-        rows = self._all(Q.list_accounts, now, search_pattern(search or ""), limit)
-        return [AccountOverview(*row) for row in rows]
 
     async def set_disabled(self, account_id: int, disabled: bool, now: int) -> None:
         def tx(db: sqlite3.Connection) -> None:
@@ -447,14 +311,9 @@ class SQLiteStore:
 
         await self._transact(tx)
 
-    async def outbox_backlog(self) -> tuple[int, int | None]:
-        row = self._one(Q.outbox_backlog)
-        assert row is not None
-        return row[0], row[1]
-
     async def ping(self) -> None:
         try:
-            self._one(Q.ping)
+            await self._row(Q.ping)
         except sqlite3.Error as e:
             raise StoreUnavailable() from e
 
