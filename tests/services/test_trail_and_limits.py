@@ -15,11 +15,7 @@ from punchclock.errors import (
     Throttled,
 )
 from punchclock.models import AuditEvent, ClientInfo
-from punchclock.services.accounts import Accounts, ProfileUpdate
-from punchclock.services.attempts import Attempts
-from punchclock.services.credentials import Credentials
-from punchclock.services.email_changes import EmailChanges
-from punchclock.services.resets import Resets
+from punchclock.services.accounts import ProfileUpdate
 from punchclock.services.sessions import Authenticated
 from punchclock.throttle import Throttle
 from tests.services.conftest import CLIENT, RESET_CODE_TTL, Built
@@ -109,49 +105,9 @@ async def limited(built: Built) -> AsyncIterator[Built]:
         ),
         b"k" * 32,
     )
-    attempts = Attempts(throttle, built.audit, built.clock)
-    built.attempts = attempts
-    built.credentials = Credentials(
-        built.store,
-        built.hasher,
-        built.secrets,
-        built.sessions,
-        attempts,
-        built.audit,
-        built.clock,
-        password_min_length=8,
-    )
-    built.resets = Resets(
-        built.store,
-        built.credentials,
-        built.sessions,
-        built.notices,
-        built.audit,
-        attempts,
-        background=built.background,
-        clock=built.clock,
-    )
-    built.email_changes = EmailChanges(
-        built.store,
-        built.credentials,
-        built.notices,
-        built.audit,
-        attempts,
-        background=built.background,
-        clock=built.clock,
-    )
-    built.accounts = Accounts(
-        built.store,
-        built.credentials,
-        built.sessions,
-        built.notices,
-        built.audit,
-        attempts,
-        built.email_changes,
-        background=built.background,
-        clock=built.clock,
-    )
-    yield built
+    again = built.with_limits(throttle)
+    yield again
+    await again.background.drain()
     await throttle.close()
 
 

@@ -2,7 +2,8 @@
 
 credentials (who is calling), sessions, resets, email changes and accounts; audit,
 attempts (the limits) and the notices sent by mail are collaborators they share. Each
-service sees only the `Store` port; web/app.py and cli.py build them.
+service sees only the `Store` port; assembly.py builds them, for web/app.py (and cli.py
+through it) and for the tests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the package's face imports no service: each module imports what it uses
+    from punchclock.notices import Notices
     from punchclock.services.accounts import Accounts
     from punchclock.services.administration import Administration
     from punchclock.services.attempts import Attempts
@@ -36,6 +38,7 @@ class Services:
     workspaces: Workspaces
     attempts: Attempts
     audit: Audit
+    notices: Notices
     background: Background
     health: Health
     administration: Administration
