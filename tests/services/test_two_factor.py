@@ -30,7 +30,7 @@ from punchclock.services.sessions import Authenticated, IssuedSession
 from punchclock.services.two_factor import TwoFactor
 from punchclock.throttle import Throttle
 from tests.conftest import FixedClock
-from tests.services.conftest import CLIENT, Built, assemble, events, mail
+from tests.services.conftest import CLIENT, Built, events, mail
 from tests.services.test_resets import reset_code
 from tests.support import PASSWORD
 
@@ -506,15 +506,9 @@ async def test_an_other_client_is_recorded_with_the_refusal(built: Built) -> Non
 @pytest.fixture
 async def limited(built: Built) -> AsyncIterator[Built]:
     throttle = Throttle.in_memory(RateLimits(), b"k" * 32)
-    yield assemble(
-        built.store,
-        built.clock,
-        built.hasher,
-        built.secrets,
-        built.background,
-        built.audit,
-        throttle,
-    )
+    again = built.with_limits(throttle)
+    yield again
+    await again.background.drain()
     await throttle.close()
 
 
