@@ -15,11 +15,14 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from punchclock.config import Settings
 from punchclock.keys import KeyRing, new_signing_key
 from punchclock.models import Account, ClientInfo, Message
 from punchclock.notices import Notices
 from punchclock.passwords import PasswordHasher
+from punchclock.services import Services
 from punchclock.services.accounts import Accounts, SignUp
+from punchclock.services.assembly import assemble
 from punchclock.services.attempts import Attempts
 from punchclock.services.audit import Audit
 from punchclock.services.background import Background
@@ -31,7 +34,7 @@ from punchclock.services.sessions import IssuedSession, Sessions
 from punchclock.services.two_factor import TwoFactor
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.throttle import Throttle
-from punchclock.tokens import SecretBox, SessionTokens
+from punchclock.tokens import SecretBox
 from tests.conftest import FixedClock
 from tests.support import PASSWORD
 
@@ -43,21 +46,80 @@ RESET_CODE_TTL = 3600  # seconds
 
 @dataclass
 class Built:
+    """The services as the server builds them (services/assembly.py), on a SQLite store in
+    a temp dir, with a fixed clock, the fastest hasher and no limits."""
+
+    settings: Settings
     store: SQLiteStore
     clock: FixedClock
     hasher: PasswordHasher
     secrets: SecretBox
-    background: Background
-    audit: Audit
-    attempts: Attempts
-    notices: Notices
-    sessions: Sessions
-    credentials: Credentials
-    resets: Resets
-    email_changes: EmailChanges
-    accounts: Accounts
-    second_factor: SecondFactor
-    two_factor: TwoFactor
+    services: Services
+
+    @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        store: SQLiteStore,
+        clock: FixedClock,
+        hasher: PasswordHasher,
+        secrets: SecretBox,
+        throttle: Throttle | None = None,
+    ) -> Built:
+        services = assemble(
+            settings, store, hasher, secrets, lambda: RING, clock, throttle=throttle
+        )
+        return cls(settings, store, clock, hasher, secrets, services)
+
+    def with_limits(self, throttle: Throttle) -> Built:
+        """Return the services again on the same store, counting attempts with `throttle`."""
+        return Built.assemble(
+            self.settings, self.store, self.clock, self.hasher, self.secrets, throttle
+        )
+
+    @property
+    def background(self) -> Background:
+        return self.services.background
+
+    @property
+    def audit(self) -> Audit:
+        return self.services.audit
+
+    @property
+    def attempts(self) -> Attempts:
+        return self.services.attempts
+
+    @property
+    def notices(self) -> Notices:
+        return self.services.notices
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.services.sessions
+
+    @property
+    def credentials(self) -> Credentials:
+        return self.services.credentials
+
+    @property
+    def resets(self) -> Resets:
+        return self.services.resets
+
+    @property
+    def email_changes(self) -> EmailChanges:
+        return self.services.email_changes
+
+    @property
+    def accounts(self) -> Accounts:
+        return self.services.accounts
+
+    @property
+    def second_factor(self) -> SecondFactor:
+        return self.services.second_factor
+
+    @property
+    def two_factor(self) -> TwoFactor:
+        return self.services.two_factor
 
     async def sign_up(
         self, email: str = "ann@example.com", password: str = PASSWORD
@@ -73,99 +135,21 @@ class Built:
 
 @pytest.fixture
 async def built(tmp_path: Path, clock: FixedClock) -> AsyncIterator[Built]:
-    store = SQLiteStore(tmp_path / "services.sqlite3")
+    settings = Settings(
+        data_dir=tmp_path,
+        database_path=tmp_path / "services.sqlite3",
+        public_url=PUBLIC_URL,
+        reset_code_ttl=RESET_CODE_TTL,
+    )
+    store = SQLiteStore(settings.database_path)
     hasher = PasswordHasher(
         time_cost=1, memory_cost=1024, parallelism=1, processes=False, workers=1
     )
-    secrets = SecretBox(b"s" * 32)
-    background = Background()
-    audit = Audit(store, background, clock, retention_days=90)
-    made = assemble(store, clock, hasher, secrets, background, audit, None)
-    yield made
-    await background.drain()
+    built = Built.assemble(settings, store, clock, hasher, SecretBox(b"s" * 32))
+    yield built
+    await built.background.drain()
     await hasher.close()
     await store.close()
-
-
-def assemble(
-    store: SQLiteStore,
-    clock: FixedClock,
-    hasher: PasswordHasher,
-    secrets: SecretBox,
-    background: Background,
-    audit: Audit,
-    throttle: Throttle | None,
-) -> Built:
-    """Build the services on what they stand on; with a throttle, attempts are limited."""
-    attempts = Attempts(throttle, audit, clock)
-    notices = Notices(secrets, PUBLIC_URL, reset_code_ttl=RESET_CODE_TTL)
-    sessions = Sessions(
-        store, SessionTokens(RING, PUBLIC_URL, 28 * 24 * 3600), audit, background, clock
-    )
-    second_factor = SecondFactor(store, secrets, attempts, audit, notices, clock)
-    credentials = Credentials(
-        store,
-        hasher,
-        secrets,
-        sessions,
-        attempts,
-        audit,
-        clock,
-        password_min_length=8,
-        second_factor=second_factor,
-    )
-    resets = Resets(
-        store,
-        credentials,
-        sessions,
-        notices,
-        audit,
-        attempts,
-        background=background,
-        clock=clock,
-    )
-    email_changes = EmailChanges(
-        store, credentials, notices, audit, attempts, background=background, clock=clock
-    )
-    accounts = Accounts(
-        store,
-        credentials,
-        sessions,
-        notices,
-        audit,
-        attempts,
-        email_changes,
-        background=background,
-        clock=clock,
-    )
-    two_factor = TwoFactor(
-        store,
-        secrets,
-        credentials,
-        second_factor,
-        sessions,
-        notices,
-        audit,
-        attempts,
-        clock,
-    )
-    return Built(
-        store,
-        clock,
-        hasher,
-        secrets,
-        background,
-        audit,
-        attempts,
-        notices,
-        sessions,
-        credentials,
-        resets,
-        email_changes,
-        accounts,
-        second_factor,
-        two_factor,
-    )
 
 
 class CountedVerify:

@@ -18,7 +18,7 @@ from punchclock.models import AuditEvent, ClientInfo
 from punchclock.services.accounts import ProfileUpdate
 from punchclock.services.sessions import Authenticated
 from punchclock.throttle import Throttle
-from tests.services.conftest import CLIENT, RESET_CODE_TTL, Built, assemble
+from tests.services.conftest import CLIENT, RESET_CODE_TTL, Built
 from tests.services.test_resets import reset_code
 from tests.support import PASSWORD
 
@@ -105,15 +105,9 @@ async def limited(built: Built) -> AsyncIterator[Built]:
         ),
         b"k" * 32,
     )
-    yield assemble(
-        built.store,
-        built.clock,
-        built.hasher,
-        built.secrets,
-        built.background,
-        built.audit,
-        throttle,
-    )
+    again = built.with_limits(throttle)
+    yield again
+    await again.background.drain()
     await throttle.close()
 
 

@@ -27,9 +27,10 @@ from punchclock.errors import (
 )
 from punchclock.models import Account, ClientInfo
 from punchclock.services.sessions import Authenticated, IssuedSession
+from punchclock.services.two_factor import TwoFactor
 from punchclock.throttle import Throttle
 from tests.conftest import FixedClock
-from tests.services.conftest import CLIENT, Built, assemble, events, mail
+from tests.services.conftest import CLIENT, Built, events, mail
 from tests.services.test_resets import reset_code
 from tests.support import PASSWORD
 
@@ -445,7 +446,7 @@ async def test_an_operator_removes_two_factor_and_the_owner_is_told(built: Built
     [told] = await mail(built)
     assert told.to == account.email
     assert "operator" in told.text
-    assert ("two_factor_removed", account.id, None) in await events(built)
+    assert ("two_factor_removed", account.id, "operator") in await events(built)
     with pytest.raises(TwoFactorNotEnabled):
         await built.two_factor.remove(account.email)
     with pytest.raises(AccountNotFound):
@@ -505,15 +506,9 @@ async def test_an_other_client_is_recorded_with_the_refusal(built: Built) -> Non
 @pytest.fixture
 async def limited(built: Built) -> AsyncIterator[Built]:
     throttle = Throttle.in_memory(RateLimits(), b"k" * 32)
-    yield assemble(
-        built.store,
-        built.clock,
-        built.hasher,
-        built.secrets,
-        built.background,
-        built.audit,
-        throttle,
-    )
+    again = built.with_limits(throttle)
+    yield again
+    await again.background.drain()
     await throttle.close()
 
 
@@ -579,3 +574,24 @@ async def test_wrong_codes_and_wrong_passwords_are_counted_apart(limited: Built)
             await limited.credentials.log_in(email, "wrong password", False, address(2))
     otp = code(enrolled.secret, limited.clock)
     await limited.credentials.log_in(email, PASSWORD, False, address(2), otp=otp)
+
+
+async def test_the_issuer_is_the_one_configured(built: Built) -> None:
+    two_factor = TwoFactor(
+        built.store,
+        built.secrets,
+        built.credentials,
+        built.second_factor,
+        built.sessions,
+        built.notices,
+        built.audit,
+        built.attempts,
+        built.clock,
+        issuer="Acme Time",
+    )
+    _, session = await built.sign_up()
+    enrolment = await two_factor.begin_enrolment(
+        await built.sessions.authenticate(session.token), CLIENT
+    )
+    assert enrolment.otpauth_uri.startswith("otpauth://totp/Acme%20Time:ann%40example.com?")
+    assert "issuer=Acme%20Time" in enrolment.otpauth_uri

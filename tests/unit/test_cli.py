@@ -50,6 +50,7 @@ COMMANDS = {
     ("accounts", "delete"): ["email", "--yes", "erase its data"],
     ("accounts", "end-sessions"): ["email", "every session of the account"],
     ("accounts", "send-reset"): ["email", "reset code"],
+    ("accounts", "remove-2fa"): ["email", "two-factor authentication off", "audit trail"],
     ("backup",): ["file", "consistent snapshot", "server key", "signing keys", "pg_dump"],
     ("restore",): ["file", "empty or new data directory", "without its keys is refused"],
 }

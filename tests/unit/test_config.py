@@ -133,6 +133,9 @@ def test_secret_key_from_the_environment() -> None:
         ("PUNCHCLOCK_REDIS_URL", "http://127.0.0.1:6379", "PUNCHCLOCK_REDIS_URL"),
         ("PUNCHCLOCK_REDIS_URL", "redis://127.0.0.1:99999", "port"),
         ("PUNCHCLOCK_REDIS_KEY_PREFIX", "a b", "PUNCHCLOCK_REDIS_KEY_PREFIX"),
+        ("PUNCHCLOCK_TOTP_ISSUER", "Acme: time", "PUNCHCLOCK_TOTP_ISSUER"),
+        ("PUNCHCLOCK_TOTP_ISSUER", "x" * 65, "PUNCHCLOCK_TOTP_ISSUER"),
+        ("PUNCHCLOCK_TOTP_ISSUER", "tab\there", "PUNCHCLOCK_TOTP_ISSUER"),
     ],
 )
 def test_invalid_configuration_names_the_variable(name: str, value: str, says: str) -> None:
@@ -195,3 +198,8 @@ def test_every_default_is_written_once_on_its_field() -> None:
 def test_an_ipv6_public_url_gets_a_mail_domain_that_parses() -> None:
     settings = Settings.from_env({"PUNCHCLOCK_PUBLIC_URL": "http://[::1]:8080"})
     assert settings.mail_from == "punchclock <no-reply@localhost>"
+
+
+def test_the_totp_issuer_is_punchclock_unless_set() -> None:
+    assert Settings.from_env({}).totp_issuer == "punchclock"
+    assert Settings.from_env({"PUNCHCLOCK_TOTP_ISSUER": "Acme Time"}).totp_issuer == "Acme Time"

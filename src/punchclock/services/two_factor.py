@@ -166,7 +166,10 @@ class TwoFactor:
             raise AccountNotFound()
         if not account.two_factor:
             raise TwoFactorNotEnabled()
-        return await self._turn_off(account, client, "two_factor_removed", TWO_FACTOR_REMOVED)
+        # recorded with the detail "operator", as Administration's commands are
+        return await self._turn_off(
+            account, client, "two_factor_removed", TWO_FACTOR_REMOVED, "operator"
+        )
 
     def _enabled(self, auth: Authenticated) -> Account:
         if not auth.account.two_factor:
@@ -174,7 +177,12 @@ class TwoFactor:
         return auth.account
 
     async def _turn_off(
-        self, account: Account, client: ClientInfo | None, event: str, change: Change
+        self,
+        account: Account,
+        client: ClientInfo | None,
+        event: str,
+        change: Change,
+        detail: str | None = None,
     ) -> Account:
         now = self._clock.now()
         notice = self._notices.change(account, change, now, client)
@@ -182,5 +190,5 @@ class TwoFactor:
         if turned_off is None:
             raise TwoFactorNotEnabled()
         self._notices.queued()
-        self._audit.record(event, account.id, client)
+        self._audit.record(event, account.id, client, detail)
         return turned_off

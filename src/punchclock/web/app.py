@@ -9,36 +9,23 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from punchclock.config import SESSION_LIFETIME, Settings
+from punchclock.config import Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
 from punchclock.mail import FileMailer, Mailer, mailer_for
 from punchclock.metrics import Metrics
-from punchclock.notices import Notices
 from punchclock.outbox import OutboxSender, Tally
 from punchclock.passwords import PasswordHasher
 from punchclock.services import Services
-from punchclock.services.accounts import Accounts
-from punchclock.services.administration import Administration
-from punchclock.services.attempts import Attempts
-from punchclock.services.audit import Audit
-from punchclock.services.background import Background
+from punchclock.services.assembly import assemble
 from punchclock.services.clock import Clock, SystemClock
-from punchclock.services.credentials import Credentials
-from punchclock.services.email_changes import EmailChanges
-from punchclock.services.health import Health
-from punchclock.services.resets import Resets
-from punchclock.services.second_factor import SecondFactor
-from punchclock.services.sessions import Sessions
-from punchclock.services.two_factor import TwoFactor
-from punchclock.services.workspaces import Workspaces
 from punchclock.store import Store
 from punchclock.store.keyfiles import KeyDirectory, load_secret_key
 from punchclock.store.keyrows import StoredKeys
 from punchclock.store.postgres import PostgresStore
 from punchclock.store.sqlite import SQLiteStore
 from punchclock.throttle import Throttle
-from punchclock.tokens import SecretBox, SessionTokens
+from punchclock.tokens import SecretBox
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.forward_auth import ForwardAuth
@@ -142,82 +129,16 @@ def build_services(
         else Throttle.in_memory(settings.rate_limits, secret)
     )
     clock = clock or SystemClock()
-    background = Background()
-    audit = Audit(store, background, clock, retention_days=settings.audit_retention_days)
-    attempts = Attempts(throttle, audit, clock)
-    notices = Notices(
-        secrets, settings.public_url, reset_code_ttl=settings.reset_code_ttl, queued=sender.wake
-    )
-    sessions = Sessions(
-        store,
-        SessionTokens(ring, settings.public_url, SESSION_LIFETIME),
-        audit,
-        background,
-        clock,
-        idle_timeout=settings.session_idle_timeout,
-        devices=secrets.device_cookie,
-    )
-    second_factor = SecondFactor(store, secrets, attempts, audit, notices, clock)
-    credentials = Credentials(
+    services = assemble(
+        settings,
         store,
         hasher,
         secrets,
-        sessions,
-        attempts,
-        audit,
+        ring,
         clock,
-        password_min_length=settings.password_min_length,
-        second_factor=second_factor,
-    )
-    email_changes = EmailChanges(
-        store, credentials, notices, audit, attempts, background=background, clock=clock
-    )
-    resets = Resets(
-        store,
-        credentials,
-        sessions,
-        notices,
-        audit,
-        attempts,
-        background=background,
-        clock=clock,
-    )
-    accounts = Accounts(
-        store,
-        credentials,
-        sessions,
-        notices,
-        audit,
-        attempts,
-        email_changes,
-        background=background,
-        clock=clock,
+        throttle=throttle,
+        mail_queued=sender.wake,
         mail_erased=sender.erase_copies,
-    )
-    services = Services(
-        credentials=credentials,
-        sessions=sessions,
-        resets=resets,
-        email_changes=email_changes,
-        accounts=accounts,
-        workspaces=Workspaces(store, clock),
-        attempts=attempts,
-        audit=audit,
-        background=background,
-        health=Health(store, hasher, ring),
-        administration=Administration(store, accounts, credentials, resets, audit, clock),
-        two_factor=TwoFactor(
-            store,
-            secrets,
-            credentials,
-            second_factor,
-            sessions,
-            notices,
-            audit,
-            attempts,
-            clock,
-            issuer=settings.totp_issuer,
-        ),
     )
     parts = Parts(services, store, hasher, sender, throttle, secrets, clock, metrics)
     parts.on_start += on_start
