@@ -115,7 +115,8 @@ class App:
         if scope["type"] == "http":
             started = time.perf_counter() if self._timed else 0.0
             scope[REQUEST_ID] = request_id = self._request_ids(scope)
-            current_request_id.set(request_id)  # for the application's log lines
+            # for the application's log lines, and those of the tasks the request starts
+            context = current_request_id.set(request_id)
             try:
                 handler = self._handler(scope)
                 request = Request(scope, receive)
@@ -139,6 +140,7 @@ class App:
             if scope["method"] == "HEAD":
                 send = _without_body(send)
             await response(scope, receive, send)
+            current_request_id.reset(context)  # a caller in the same task (tests) is not in it
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
