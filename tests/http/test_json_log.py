@@ -104,6 +104,8 @@ async def test_each_answer_is_one_json_object_with_what_happened(
         await client.get("/api/v9/me"),
         await client.delete("/api/sessions/123", headers=token_auth(user.token)),
         await client.get(f"/no/such/{user.token}?email={user.email}"),
+        await client.post("/api/sessions", json={"email": user.email, "password": user.password}),
+        await client.post("/api/sessions", json={"email": user.email, "password": "wrong one"}),
     ]
     lines = await access_lines(capsys)
     assert [list(line) for line in lines] == [FIELDS] * len(answers)
@@ -119,6 +121,8 @@ async def test_each_answer_is_one_json_object_with_what_happened(
         ("GET", "/api/v9/me", 403, "none", None),
         ("DELETE", "/api/sessions/{id}", 404, "token", account),
         ("GET", None, 404, "none", None),  # no path a client chose
+        ("POST", "/api/sessions", 200, "password", account),  # a log-in
+        ("POST", "/api/sessions", 403, "password", None),
     ]
     for line, answer in zip(lines, answers, strict=True):
         assert line["request_id"] == answer.headers["x-request-id"]
