@@ -221,6 +221,11 @@ CREATING_COMMANDS = frozenset({"serve", "migrate"})
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    if os.environ.get("PUNCHCLOCK_LOG_FORMAT") == "json":  # before Settings check it: its warnings
+        from punchclock.web.logs import JsonFormatter
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for name, closest in unknown_variables(os.environ):
         hint = f"; did you mean {closest}?" if closest else ""
         log.warning("%s is not a punchclock setting, so it is ignored%s", name, hint)
@@ -266,12 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cores = os.cpu_count() or 1
         os.environ["PUNCHCLOCK_HASH_WORKERS"] = str(max(1, cores // args.workers))
     summarise(settings, args.host, args.port, args.workers, derived_url is not None)
-    if settings.metrics_addr is not None:
+    if settings.metrics:
         from punchclock.metrics import prepare_directory, serve_metrics
 
         prepare_directory(settings.data_dir)  # before any worker, or prometheus_client, starts
-        serve_metrics(*settings.metrics_addr)
-    return serve_http(args.host, args.port, args.workers)
+        if settings.metrics_addr is not None:
+            serve_metrics(*settings.metrics_addr)
+    return serve_http(args.host, args.port, args.workers, json_logs=settings.log_format == "json")
 
 
 def _port(value: str) -> int:
@@ -356,12 +362,7 @@ def summarise(settings: Settings, host: str, port: int, workers: int, derived: b
         f"  mail            {mail}",
         f"  throttling      {throttling}",
         f"  workers         {workers}",
-        "  metrics         "
-        + (
-            f"http://{_host_port(*settings.metrics_addr)}/metrics"
-            if settings.metrics_addr
-            else "off (PUNCHCLOCK_METRICS_ADDR is not set)"
-        ),
+        "  metrics         " + _metrics_summary(settings, host, port),
     ]
     log.info("\n".join(lines))
     if workers > 1 and not settings.redis_url:
@@ -508,8 +509,24 @@ def _postgres(settings: Settings) -> tuple[PostgresStore, StoredKeys]:
     return store, StoredKeys(store, SecretBox(secret))
 
 
-def log_config() -> dict[str, Any]:
-    """Return uvicorn's logging setup, with punchclock's own lines beside uvicorn's.
+def _metrics_summary(settings: Settings, host: str, port: int) -> str:
+    where = []
+    if settings.metrics_addr:
+        where.append(f"http://{_host_port(*settings.metrics_addr)}/metrics")
+    if settings.metrics_token:
+        where.append(f"http://{_host_port(host, port)}/metrics (PUNCHCLOCK_METRICS_TOKEN)")
+    if not where:
+        return "off (PUNCHCLOCK_METRICS_ADDR and _TOKEN are not set)"
+    return ", ".join(where)
+
+
+JSON_FORMATTER = {"()": "punchclock.web.logs.JsonFormatter"}
+
+
+def log_config(json_logs: bool = False) -> dict[str, Any]:
+    """Return uvicorn's logging setup, with punchclock's own lines beside uvicorn's; with
+    `json_logs`, every line is a JSON object (PUNCHCLOCK_LOG_FORMAT=json), other
+    libraries' too.
 
     uvicorn's access log stays off: the app writes the same lines itself, in batches
     (web/logs.py), at a tenth of the cost."""
@@ -517,6 +534,9 @@ def log_config() -> dict[str, Any]:
 
     config = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["punchclock"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    if json_logs:
+        config["formatters"] = {"default": JSON_FORMATTER, "access": JSON_FORMATTER}
+        config["root"] = {"handlers": ["default"], "level": "INFO"}
     return config
 
 
@@ -989,7 +1009,7 @@ def _mail_line(record: MailRecord) -> str:
     return line
 
 
-def serve_http(host: str, port: int, workers: int) -> int:
+def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -> int:
     """Serve the app with uvicorn, each worker building its own from the environment."""
     import uvicorn
 
@@ -1005,7 +1025,7 @@ def serve_http(host: str, port: int, workers: int) -> int:
         server_header=False,
         date_header=True,
         log_level="info",
-        log_config=log_config(),
+        log_config=log_config(json_logs),
         access_log=False,  # the app writes it (PUNCHCLOCK_ACCESS_LOG)
     )
     return 0

@@ -9,7 +9,7 @@ import email.policy
 import ipaddress
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,8 +101,11 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     forward_auth_token: bool = False  # /api/auth/verify adds a signed X-Punchclock-Identity
     access_log: bool = True  # a line on stdout for every answer, as uvicorn's access log
-    # where Prometheus metrics are served (host, port); None: no metrics at all
+    log_format: str = "text"  # "json": one JSON object a line, access and application logs
+    # where Prometheus metrics are served (host, port); None: not on an address of their own
     metrics_addr: tuple[str, int] | None = None
+    # GET /metrics on the main port answers who sends it as a bearer token; None: no /metrics
+    metrics_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,8 +179,15 @@ class Settings:
             trusted_proxies=_networks(env.get("PUNCHCLOCK_TRUSTED_PROXIES", "")),
             forward_auth_token=_choice(env, "PUNCHCLOCK_FORWARD_AUTH_TOKEN", ("off", "on")) == "on",
             access_log=_choice(env, "PUNCHCLOCK_ACCESS_LOG", ("on", "off")) == "on",
+            log_format=_choice(env, "PUNCHCLOCK_LOG_FORMAT", ("text", "json")),
             metrics_addr=_listen_address(env.get("PUNCHCLOCK_METRICS_ADDR") or None),
+            metrics_token=_metrics_token(env.get("PUNCHCLOCK_METRICS_TOKEN") or None),
         )
+
+    @property
+    def metrics(self) -> bool:
+        """Tell whether Prometheus metrics are kept: on their own address, or on /metrics."""
+        return self.metrics_addr is not None or self.metrics_token is not None
 
     @property
     def public_origin(self) -> str:
@@ -380,6 +390,22 @@ def _origins(raw: str) -> frozenset[str]:
             )
         origins.add(f"{parts.scheme}://{parts.netloc}".lower())
     return frozenset(origins)
+
+
+MIN_METRICS_TOKEN = 32  # characters: a guessable token would publish the metrics
+
+
+def _metrics_token(raw: str | None) -> str | None:
+    # ASVS 4.0.3 V2.10.4: a service's secret is long and random, never a guessable word;
+    # it travels in a header, so it must be printable ASCII without spaces
+    if raw is None:
+        return None
+    if len(raw) < MIN_METRICS_TOKEN or not (raw.isascii() and raw.isprintable()) or " " in raw:
+        raise ConfigError(
+            f"PUNCHCLOCK_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} printable ASCII "
+            "characters without spaces (e.g. the output of `openssl rand -hex 32`)"
+        )
+    return raw
 
 
 def _secret_key(raw: str | None) -> bytes | None:

@@ -1,10 +1,13 @@
-"""Prometheus metrics: off until PUNCHCLOCK_METRICS_ADDR names a listen address of their own.
+"""Prometheus metrics: off until PUNCHCLOCK_METRICS_ADDR names a listen address of their own,
+or PUNCHCLOCK_METRICS_TOKEN opens GET /metrics on the main port to who sends that token.
 
 With `--workers N` each worker writes its series to files in `<data dir>/metrics/`
 (prometheus-client's multiprocess mode); `punchclock serve` empties that directory before any
 worker starts, and serves the sum of every worker's series on the metrics address, from
-the process that supervises the workers. prometheus_client is imported only when metrics
-are on, so a server without them pays nothing, not even the import.
+the process that supervises the workers (and each worker on /metrics). The live gauges of
+a worker that is gone (stopped, or killed and replaced) are removed before each collection.
+prometheus_client is imported only when metrics are on, so a server without them pays
+nothing, not even the import.
 
 No label carries an email, a token, a code, an id or a client address: routes are
 templates (`/api/sessions/{id}`), methods and statuses come from short fixed lists.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -40,16 +43,72 @@ def prepare_directory(data_dir: Path) -> Path:
 
 def serve_metrics(host: str, port: int) -> None:
     """Serve every worker's series, summed, on host:port from a thread of this process."""
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=_every_workers_registry())
+
+
+def exposition(metrics: Metrics) -> tuple[bytes, str]:
+    """Return the series in Prometheus's text format, with its content type: every worker's,
+    summed, in multiprocess mode; else this process's own (tests, in process)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    registry = metrics.registry or _every_workers_registry()
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def _every_workers_registry() -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    folder = os.environ[DIRECTORY_VARIABLE]
+
+    class LiveWorkersCollector(multiprocess.MultiProcessCollector):
+        """The sum of the workers' files, once the gauges of the dead ones are removed."""
+
+        def collect(self) -> Any:
+            forget_dead_workers(Path(folder))
+            return super().collect()  # type: ignore[no-untyped-call]
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    start_http_server(port, addr=host, registry=registry)
+    LiveWorkersCollector(registry, folder)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def forget_dead_workers(folder: Path) -> None:
+    """Remove the live gauges (hash queue, outbox) of the workers that are gone: a killed
+    worker leaves its files behind, and its last values would be summed forever. Counters
+    and histograms stay: what a dead worker counted did happen."""
+    from prometheus_client import multiprocess
+
+    for path in folder.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(folder))  # type: ignore[no-untyped-call]
+
+
+def forget_this_worker() -> None:
+    """Remove this worker's live gauges as it stops (multiprocess mode only)."""
+    folder = os.environ.get(DIRECTORY_VARIABLE)
+    if folder:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid(), folder)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 class Metrics:
     """The series one worker records; build it only when metrics are on."""
 
+    registry: CollectorRegistry | None  # None: the workers' files are collected instead
     requests: Counter
     latency: Histogram
     authentications: Counter
@@ -63,9 +122,14 @@ class Metrics:
     mail_oldest_age: Gauge
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        """Make the series, registered in `registry` (tests); none by default, since
-        `serve` collects every worker's from the multiprocess directory."""
-        from prometheus_client import Counter, Gauge, Histogram
+        """Make the series, registered in `registry`, or in one of their own when no
+        multiprocess directory is named (tests, in process); in none when one is, since
+        every worker's are then collected from the directory's files."""
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        if registry is None and not os.environ.get(DIRECTORY_VARIABLE):
+            registry = CollectorRegistry()
+        self.registry = registry
 
         self.requests = Counter(
             "punchclock_http_requests",

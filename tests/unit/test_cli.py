@@ -92,7 +92,7 @@ def served(
     monkeypatch.setattr(cli, "_check_port", check_loopback_port)
     calls: list[tuple[str, int, int]] = []
 
-    def serve_http(host: str, port: int, workers: int) -> int:
+    def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -> int:
         calls.append((host, port, workers))
         return 0
 
@@ -480,7 +480,7 @@ def test_serve_prints_one_summary_without_passwords(
         "  mail            SMTP mail.example.com:587 (smtp+starttls)",
         "  throttling      Redis redis://127.0.0.1:6399/3",
         "  workers         2",
-        "  metrics         off (PUNCHCLOCK_METRICS_ADDR is not set)",
+        "  metrics         off (PUNCHCLOCK_METRICS_ADDR and _TOKEN are not set)",
     ]
     assert "hunter22" not in caplog.text
     assert "redispw" not in caplog.text

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from punchclock.web.logs import PIPE_BUF, AccessLog
+from punchclock.web.logs import BATCH_LINES, FLUSH_DELAY, PIPE_BUF, AccessLog
 
 
 class Writes(io.StringIO):
@@ -117,18 +117,28 @@ def test_other_paths_are_logged_as_they_are() -> None:
     assert '"GET /api/v9/me/reset_token HTTP/1.1" 200 OK' in written(log, stream)
 
 
-async def test_the_lines_of_one_loop_turn_go_out_in_one_write_at_its_end() -> None:
+async def test_the_lines_of_a_batch_go_out_in_one_write_flush_delay_after_the_first() -> None:
     stream = Writes()
     log = AccessLog(stream)
-    for _ in range(20):
+    for _ in range(BATCH_LINES - 1):
         log.record(scope(), 200)
-    assert stream.writes == []  # nothing written in the middle of a turn...
     await asyncio.sleep(0)
-    assert len(stream.writes) == 1  # ...and one write at its end
-    assert stream.getvalue().count("\n") == 20
+    assert stream.writes == []  # not at the end of the loop's turn: a write a turn costs...
+    await asyncio.sleep(FLUSH_DELAY * 1.5)
+    assert len(stream.writes) == 1  # ...but once the delay is over, in one write
+    assert stream.getvalue().count("\n") == BATCH_LINES - 1
     log.record(scope(), 200)
-    await asyncio.sleep(0)
+    await asyncio.sleep(FLUSH_DELAY * 1.5)
     assert len(stream.writes) == 2
+
+
+async def test_a_full_batch_is_written_at_once() -> None:
+    stream = Writes()
+    log = AccessLog(stream)
+    for _ in range(BATCH_LINES):
+        log.record(scope(), 200)
+    assert len(stream.writes) == 1
+    assert stream.getvalue().count("\n") == BATCH_LINES
 
 
 def test_a_batch_is_cut_at_line_ends_into_writes_a_pipe_keeps_whole() -> None:

@@ -40,3 +40,32 @@ def test_the_address_is_host_and_port(tmp_path: Path, value: str, expected: obje
 def test_a_bad_address_is_refused_naming_the_variable(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="PUNCHCLOCK_METRICS_ADDR"):
         settings(tmp_path, PUNCHCLOCK_METRICS_ADDR=value)
+
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+def test_a_metrics_token_turns_metrics_on_and_routes_get_metrics(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path, PUNCHCLOCK_METRICS_TOKEN=TOKEN))
+    assert app._meter is not None
+    assert ("GET", "/metrics") in {(r.method, r.path) for r in app.routes}
+
+
+def test_without_a_token_there_is_no_metrics_route(tmp_path: Path) -> None:
+    app = create_app(settings(tmp_path, PUNCHCLOCK_METRICS_ADDR="127.0.0.1:9464"))
+    assert "/metrics" not in {r.path for r in app.routes}
+
+
+@pytest.mark.parametrize("value", ["short", TOKEN[:-1], f"{TOKEN} x", f"{TOKEN}é"])
+def test_a_guessable_or_unsendable_metrics_token_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="PUNCHCLOCK_METRICS_TOKEN"):
+        settings(tmp_path, PUNCHCLOCK_METRICS_TOKEN=value)
+
+
+def test_the_metrics_token_is_not_in_the_settings_repr(tmp_path: Path) -> None:
+    assert TOKEN not in repr(settings(tmp_path, PUNCHCLOCK_METRICS_TOKEN=TOKEN))
+
+
+def test_a_log_format_other_than_text_or_json_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PUNCHCLOCK_LOG_FORMAT"):
+        settings(tmp_path, PUNCHCLOCK_LOG_FORMAT="xml")

@@ -13,7 +13,7 @@ from punchclock.config import Settings
 from punchclock.errors import StoreUnavailable
 from punchclock.keys import KeyRing
 from punchclock.mail import FileMailer, Mailer, mailer_for
-from punchclock.metrics import Metrics
+from punchclock.metrics import Metrics, forget_this_worker
 from punchclock.outbox import OutboxSender, Tally
 from punchclock.passwords import PasswordHasher
 from punchclock.services import Services
@@ -29,8 +29,8 @@ from punchclock.tokens import SecretBox
 from punchclock.web.asgi import App
 from punchclock.web.auth import Clients
 from punchclock.web.forward_auth import ForwardAuth
-from punchclock.web.logs import AccessLog
-from punchclock.web.metered import AnswerMeter
+from punchclock.web.logs import AccessLog, JsonAccessLog, RequestIds
+from punchclock.web.metered import AnswerMeter, MetricsEndpoint
 from punchclock.web.pages import Pages
 from punchclock.web.routes import Api
 from punchclock.web.startup_routes import StartupApi
@@ -101,7 +101,7 @@ def build_services(
     mailer = mailer or mailer_for(settings)
     if isinstance(mailer, FileMailer):
         on_start.append(_announcing(mailer))
-    metrics = Metrics() if settings.metrics_addr else None
+    metrics = Metrics() if settings.metrics else None
     sender = OutboxSender(
         store,
         mailer,
@@ -276,13 +276,20 @@ def app_for(settings: Settings, parts: Parts) -> App:
         *pages.routes(),
         *forward_auth.routes(),
     ]
-    access_log = AccessLog(known_paths=[r.path for r in routes]) if settings.access_log else None
-    meter = AnswerMeter(parts.metrics, routes) if parts.metrics is not None else None
+    meter = AnswerMeter(parts.metrics) if parts.metrics is not None else None
+    if meter is not None and settings.metrics_token is not None:
+        routes += MetricsEndpoint(meter, settings.metrics_token).routes()
+    access_log: AccessLog | JsonAccessLog | None = None
+    if settings.access_log and settings.log_format == "json":
+        access_log = JsonAccessLog(clients.address_in)
+    elif settings.access_log:
+        access_log = AccessLog(known_paths=[r.path for r in routes])
 
     async def stop() -> None:
         await shutdown()
         if meter is not None:
             meter.flush()  # the counts of the last second
+            forget_this_worker()  # its live gauges go with it
 
     return App(
         routes,
@@ -292,6 +299,7 @@ def app_for(settings: Settings, parts: Parts) -> App:
         guard=api.guard,
         access_log=access_log,
         meter=meter,
+        request_ids=RequestIds(clients.peer_is_trusted if clients.trusts_proxies else None),
     )
 
 

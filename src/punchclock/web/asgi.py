@@ -20,7 +20,8 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from punchclock.web.errors import response_for
-from punchclock.web.logs import AccessLog
+from punchclock.web.logs import AccessLog, JsonAccessLog, RequestIds, current_request_id
+from punchclock.web.scope import REQUEST_ID, ROUTE
 
 if TYPE_CHECKING:
     from punchclock.web.metered import AnswerMeter
@@ -83,8 +84,9 @@ class App:
         on_shutdown: Callable[[], Awaitable[None]] = _nothing,
         drain: Callable[[], Awaitable[None]] = _nothing,
         guard: Callable[[Request], None] | None = None,
-        access_log: AccessLog | None = None,
+        access_log: AccessLog | JsonAccessLog | None = None,
         meter: AnswerMeter | None = None,
+        request_ids: RequestIds | None = None,
     ) -> None:
         self.routes = routes
         # run before every handler: refuses what must not be handled (web/auth.py CrossSiteGuard)
@@ -94,23 +96,27 @@ class App:
         self._drain = drain
         self._access_log = access_log
         self._meter = meter  # Prometheus series (PUNCHCLOCK_METRICS_ADDR); None: off
+        self._timed = meter is not None or (access_log is not None and access_log.timed)
+        self._request_ids = request_ids or RequestIds(None)
         self._static: dict[str, dict[str, Handler]] = {}
-        self._templated: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+        self._templated: list[tuple[re.Pattern[str], str, dict[str, Handler]]] = []
         for route in routes:
             if _PARAMETER.search(route.path):
                 pattern = _compile(route.path)
-                methods = next((m for p, m in self._templated if p == pattern), None)
+                methods = next((m for p, _, m in self._templated if p == pattern), None)
                 if methods is None:
                     methods = {}
-                    self._templated.append((pattern, methods))
+                    self._templated.append((pattern, route.path, methods))
                 methods[route.method] = route.handler
             else:
                 self._static.setdefault(route.path, {})[route.method] = route.handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            meter = self._meter
-            started = time.perf_counter() if meter is not None else 0.0
+            started = time.perf_counter() if self._timed else 0.0
+            scope[REQUEST_ID] = request_id = self._request_ids(scope)
+            # for the application's log lines, and those of the tasks the request starts
+            context = current_request_id.set(request_id)
             try:
                 handler = self._handler(scope)
                 request = Request(scope, receive)
@@ -123,13 +129,18 @@ class App:
                 headers.append(NO_STORE)
             # the pages bring their own (web/pages: a CSP that lets their style sheet load)
             headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
+            # on every answer the app makes, errors included: a report quoting it finds its
+            # lines in the access log and its events in the audit trail
+            headers.append((b"x-request-id", request_id.encode()))
+            seconds = time.perf_counter() - started if self._timed else 0.0
+            if self._meter is not None:
+                self._meter.record(scope, response, seconds)
             if self._access_log is not None:
-                self._access_log.record(scope, response.status_code)
-            if meter is not None:
-                meter.record(scope, response, time.perf_counter() - started)
+                self._access_log.record(scope, response.status_code, seconds)
             if scope["method"] == "HEAD":
                 send = _without_body(send)
             await response(scope, receive, send)
+            current_request_id.reset(context)  # a caller in the same task (tests) is not in it
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
@@ -138,11 +149,14 @@ class App:
     def _handler(self, scope: Scope) -> Handler:
         path: str = scope["path"]
         methods = self._static.get(path)
-        if methods is None:
-            for pattern, candidates in self._templated:
+        if methods is not None:
+            scope[ROUTE] = path
+        else:
+            for pattern, template, candidates in self._templated:
                 match = pattern.match(path)
                 if match:
                     scope["path_params"] = match.groupdict()
+                    scope[ROUTE] = template
                     methods = candidates
                     break
             else:

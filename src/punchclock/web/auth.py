@@ -10,6 +10,7 @@ from typing import Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from punchclock.config import SESSION_LIFETIME
 from punchclock.errors import CrossSiteRequest, InvalidCredentials
@@ -17,6 +18,7 @@ from punchclock.models import ClientInfo
 from punchclock.services.attempts import Attempts
 from punchclock.services.credentials import Credentials, is_token_credential
 from punchclock.services.sessions import Authenticated, IssuedSession
+from punchclock.web.scope import ACCOUNT_ID, CREDENTIAL
 
 COOKIE = "__Secure-accounts-session"
 # The browser's device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
@@ -52,13 +54,19 @@ class Clients:
         )
 
     def address(self, request: Request) -> str:
-        peer = request.client.host if request.client else ""
+        return self.address_in(request.scope)
+
+    def address_in(self, scope: Scope) -> str:
+        """Return the client's address as `address` does, from the ASGI scope alone."""
+        client = scope.get("client")
+        peer = client[0] if client else ""
         if not self._trusted or not self._is_trusted(peer):
             return peer
         hops = [
             hop.strip()
-            for header in request.headers.getlist("x-forwarded-for")
-            for hop in header.split(",")
+            for name, header in scope["headers"]
+            if name == b"x-forwarded-for"
+            for hop in header.decode("latin-1").split(",")
         ][-MAX_FORWARDED:]
         client = peer
         for hop in reversed(hops):
@@ -69,6 +77,16 @@ class Clients:
             if not self._is_trusted(address):
                 return address
         return client  # every hop is a trusted proxy: the leftmost is as far as we know
+
+    @property
+    def trusts_proxies(self) -> bool:
+        """Tell whether any proxy is trusted (PUNCHCLOCK_TRUSTED_PROXIES is set)."""
+        return bool(self._trusted)
+
+    def peer_is_trusted(self, scope: Scope) -> bool:
+        """Tell whether the socket's peer is a proxy in PUNCHCLOCK_TRUSTED_PROXIES."""
+        client = scope.get("client")
+        return bool(self._trusted) and client is not None and self._is_trusted(client[0])
 
     def from_trusted_proxy(self, request: Request) -> bool:
         """Tell whether the request came from a proxy in PUNCHCLOCK_TRUSTED_PROXIES."""
@@ -114,25 +132,34 @@ class Authenticator:
     async def identify(self, request: Request) -> tuple[Authenticated, Credential]:
         """Authenticate a request and say by which credential (forward auth tells it on)."""
         found = await self._authenticate(request)
+        request.scope[ACCOUNT_ID] = found[0].account.id  # for the access log
         if self._attempts.limits_api_calls:  # off by default, and off the hot path then
             await self._attempts.api_call(found[0].account.id, self._clients(request))
         return found
 
     async def _authenticate(self, request: Request) -> tuple[Authenticated, Credential]:
+        # the credential presented is noted before it is checked: the access log and the
+        # metrics tell refused tokens from refused passwords (the kind only, never the value)
+        scope = request.scope
         header = request.headers.get("authorization")
         if header is not None:  # Basic carries its own credentials: no CSRF to fear
+            scope[CREDENTIAL] = "other"
             username, password = _basic_credentials(header)
             if is_token_credential(username, password):
+                scope[CREDENTIAL] = "token"
                 # the hot path: no throttle, no audit, so no need to work out the client
                 # (5 us a request, a quarter of /me by token)
                 return await self._credentials.authenticate_token(username), "token"
+            scope[CREDENTIAL] = "password"
             auth = await self._credentials.authenticate_basic(
                 username, password, self._clients(request)
             )
             return auth, "password"
         token = session_cookie(request)
         if token is None:
+            scope[CREDENTIAL] = "none"
             raise InvalidCredentials()
+        scope[CREDENTIAL] = "session"
         # a change made with the cookie passed CrossSiteGuard in the dispatcher first
         return await self._credentials.authenticate_session(token), "session"
 

@@ -1,33 +1,33 @@
 """Prometheus series of the answers: used only when PUNCHCLOCK_METRICS_ADDR is set.
 
-Everything is worked out from the request and the answer once it is made: the route
-template, how the caller authenticated (from the request's headers, without checking
-anything again), and what the status says. Without metrics the App is given no meter,
+Everything is read from the request and the answer once it is made: the route template
+the dispatcher matched, the credential web/auth.py noted (without checking anything
+again), and what the status says. Without metrics the App is given no meter,
 and costs one `is None` test more a request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import bisect
 import contextlib
-import re
+import hmac
 
 import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
 from punchclock.errors import Overloaded, StoreUnavailable
-from punchclock.metrics import LATENCY_BUCKETS, Metrics
+from punchclock.metrics import LATENCY_BUCKETS, Metrics, exposition
 from punchclock.web.asgi import Route
-from punchclock.web.auth import COOKIE
+from punchclock.web.scope import CREDENTIAL, ROUTE
 
-_PARAMETER = re.compile(r"\{(\w+)\}")
 FLUSH_INTERVAL = 1.0  # seconds between hand-overs of the counts to prometheus-client
 LATENCY_BOUNDS = (*LATENCY_BUCKETS, float("inf"))  # as the Histogram's upper bounds
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+PATH = "/metrics"  # on the main port, with PUNCHCLOCK_METRICS_TOKEN
 UNMATCHED = "unmatched"  # the route label of a path no route serves: never the path itself
 # routes that need no credentials, or check a password themselves (log-in)
 _OPEN = frozenset(
@@ -39,6 +39,7 @@ _OPEN = frozenset(
         "/api/openapi.json",
         "/health/live",
         "/health/ready",
+        PATH,  # its bearer token is no account's credential
     }
 )
 # successful answers that are account events, by (method, route)
@@ -64,19 +65,8 @@ class AnswerMeter:
     (FLUSH_INTERVAL) and at shutdown: a scrape lags by at most that second.
     """
 
-    def __init__(self, metrics: Metrics, routes: list[Route]) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        self._templates: dict[str, str] = {}
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
-        for route in routes:
-            if _PARAMETER.search(route.path):
-                parts = _PARAMETER.split(route.path)
-                regex = "".join(
-                    re.escape(p) if i % 2 == 0 else "[^/]+" for i, p in enumerate(parts)
-                )
-                self._patterns.append((re.compile(f"^{regex}$"), route.path))
-            else:
-                self._templates[route.path] = route.path
         # counted since the last flush; the keys are bounded (fixed lists of labels)
         self._answers: dict[tuple[str, str, int], int] = {}
         self._latency: dict[tuple[str, str], list[float]] = {}  # bucket counts..., sum
@@ -90,7 +80,7 @@ class AnswerMeter:
 
     def _record(self, scope: Scope, status: int, seconds: float, body: bytes) -> None:
         method = scope["method"] if scope["method"] in METHODS else "other"
-        route = self._template(scope["path"])
+        route = scope.get(ROUTE, UNMATCHED)  # the dispatcher's, for the path it matched
         answer = (route, method, status)
         self._answers[answer] = self._answers.get(answer, 0) + 1
         latency = self._latency.get((route, method))
@@ -110,7 +100,7 @@ class AnswerMeter:
         if route == UNMATCHED or status == 405:  # no handler ran: nothing was authenticated
             return
         kind = _credential_kind(scope, route, method)
-        if kind is not None and status != 503:
+        if kind is not None and status != 503:  # None: no credential was needed or read
             result = "refused" if status == 403 else "throttled" if status == 429 else "ok"
             # a log-in refused for its body (400) checked no credential
             if status < 400 or result != "ok" or route != "/api/sessions":
@@ -140,41 +130,36 @@ class AnswerMeter:
         for (kind, result), count in credentials.items():
             m.authentications.labels(kind, result).inc(count)
 
-    def _template(self, path: str) -> str:
-        template = self._templates.get(path)
-        if template is not None:
-            return template
-        for pattern, name in self._patterns:
-            if pattern.match(path):
-                return name
-        return UNMATCHED
-
 
 def _credential_kind(scope: Scope, route: str, method: str) -> str | None:
-    """Return how the request authenticated (token, password, session), None if it did not
-    need to: read from its headers only, never checked or recorded further."""
+    """Return the credential the request presented (token, password, session, none, other),
+    None if it needed none: as web/auth.py noted it, never checked or recorded further."""
     if route == "/api/sessions" and method == "POST":
         return "password"  # a log-in
     if route in _OPEN:
         return None
-    cookie = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return _basic_kind(value)
-        if name == b"cookie":
-            cookie = value
-    if cookie is not None and COOKIE.encode() + b"=" in cookie:
-        return "session"
-    return "none"
+    return scope.get(CREDENTIAL)
 
 
-def _basic_kind(header: bytes) -> str:
-    scheme, _, encoded = header.partition(b" ")
-    if scheme.lower() != b"basic":
-        return "other"
-    try:
-        decoded = base64.b64decode(encoded.strip()[:8192], validate=True)
-    except (binascii.Error, ValueError):
-        return "other"
-    username, _, password = decoded.partition(b":")
-    return "token" if password == b"api_token" and b"@" not in username else "password"
+class MetricsEndpoint:
+    """GET /metrics on the main port, for who sends PUNCHCLOCK_METRICS_TOKEN as a bearer token.
+
+    The series tell the traffic, the routes and the failure rates: not for the public
+    (issue 17: never on the public port without a token). The token is compared in
+    constant time (hmac.compare_digest), so the answer's timing tells nothing about it."""
+
+    def __init__(self, meter: AnswerMeter, token: str) -> None:
+        self._meter = meter
+        self._token = token.encode()
+
+    def routes(self) -> list[Route]:
+        return [Route("GET", PATH, self.serve)]
+
+    async def serve(self, request: Request) -> Response:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        given_token = given.strip().encode("latin-1", "replace")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given_token, self._token):
+            raise HTTPException(401, "Unauthorized", {"WWW-Authenticate": 'Bearer realm="metrics"'})
+        self._meter.flush()  # this worker's counts of the last second too
+        body, content_type = await asyncio.to_thread(exposition, self._meter.metrics)
+        return Response(body, media_type=content_type)

@@ -28,6 +28,7 @@ from punchclock.web.auth import (
     set_session_cookie,
 )
 from punchclock.web.errors import JSON, BodyTooLarge, UnsupportedMediaType
+from punchclock.web.scope import ACCOUNT_ID, CREDENTIAL
 
 MAX_BODY = 64 * 1024  # bytes
 T = TypeVar("T")
@@ -152,6 +153,7 @@ class Api:
 
     async def log_in(self, request: Request) -> Response:
         body = await read_json(request, wire.LogInBody)
+        request.scope[CREDENTIAL] = "password"  # for the access log, as auth.py notes it
         account, session = await self.credentials.log_in(
             body.email,
             body.password,
@@ -160,6 +162,7 @@ class Api:
             device_cookie(request),
             body.otp,
         )
+        request.scope[ACCOUNT_ID] = account.id
         response = self.me_response(account)
         set_session_cookie(response, session)
         return response

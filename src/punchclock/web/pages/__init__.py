@@ -59,6 +59,7 @@ from punchclock.web.pages.forms import (
 )
 from punchclock.web.pages.two_factor import START_AGAIN, TwoFactorPages, second_step
 from punchclock.web.routes import read_body
+from punchclock.web.scope import ACCOUNT_ID, CREDENTIAL
 
 HTML = "text/html; charset=utf-8"
 _CSP = (
@@ -274,8 +275,10 @@ class Pages:
         visit = Visit(request, browser_id or FormTokens.new_browser_id(), browser_id is None)
         token = session_cookie(request)
         if token is not None:
+            request.scope[CREDENTIAL] = "session"  # for the access log and the metrics
             with contextlib.suppress(InvalidCredentials):
                 visit.auth = await self.credentials.authenticate_session(token)
+                request.scope[ACCOUNT_ID] = visit.auth.account.id
         return visit
 
     def render(
