@@ -75,6 +75,18 @@ _IN_DOUBT = (
 )
 
 
+async def _keep_session(db: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is: no reset query, no second round trip.
+
+    asyncpg's default reset sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release, a round trip per request as long as the query itself.
+    punchclock leaves nothing on a connection for it to undo: no session-level SET, LISTEN,
+    cursor or session advisory lock (the migration's lock is pg_advisory_xact_lock, gone
+    at its commit). A transaction left open is still rolled back: asyncpg does that
+    before it calls this.
+    """
+
+
 def _account(row: asyncpg.Record | None) -> Account | None:
     return None if row is None else Account(*row)
 
@@ -100,6 +112,7 @@ class PostgresStore:
                         max_size=self._max,
                         timeout=CONNECT_TIMEOUT,
                         command_timeout=COMMAND_TIMEOUT,
+                        reset=_keep_session,
                     )
         return self._pool
 
