@@ -39,6 +39,7 @@ IDENTITY = "X-Punchclock-Identity"  # the signed token, when PUNCHCLOCK_FORWARD_
 # literal placeholder, "{http.reverse_proxy.header.X-Punchclock-Session-Id}".
 IDENTITY_HEADERS = (USER_ID, ACCOUNT_ID, EMAIL, WORKSPACE_ID, AUTH, SESSION_ID, IDENTITY)
 _IDENTITY = IDENTITY.lower().encode()
+_IDENTITY_NAMES = frozenset(name.lower().encode() for name in IDENTITY_HEADERS)
 LOGIN_ANSWERS = {"302": 302, "401": 401}  # ?login=: how a browser is sent to log in
 _LOGIN_QUERIES = {f"login={value}".encode(): status for value, status in LOGIN_ANSWERS.items()}
 _METHOD_HEADERS = {b"x-original-method": 0, b"x-forwarded-method": 1}  # the method, said
@@ -146,6 +147,8 @@ class ForwardAuth:
         X-Original-Method and X-Forwarded-Method. A caller who adds a header of its own, or
         one the proxy does not overwrite (Caddy passes a caller's X-Original-Method on), can
         thus make the cross-site check stricter, never pass a change off as a read.
+        A request carrying an X-Punchclock-* header that is not one of IDENTITY_HEADERS
+        is refused (InvalidCredentials).
         """
         method = request.method
         said: list[str | None] = [None, None]  # X-Original-Method's, X-Forwarded-Method's
@@ -153,6 +156,12 @@ class ForwardAuth:
             slot = _METHOD_HEADERS.get(name)
             if slot is not None and said[slot] is None:  # the first of each counts
                 said[slot] = value.decode("latin-1").upper()
+            elif name.startswith(b"x-punchclock-") and name not in _IDENTITY_NAMES:
+                # An X-Punchclock-* header punchclock never sets came from the caller:
+                # nginx cannot remove headers by pattern (its subrequest shows us all the
+                # caller sent) and Traefik removes only the ones it names, so it would
+                # reach the upstream beside the identity headers. Refused instead.
+                raise InvalidCredentials()
         claims = [m for m in said if m is not None]
         if claims:
             unsafe = [m for m in (*claims, method) if m not in SAFE_METHODS]
