@@ -33,7 +33,9 @@ def _basic(username: str, password: str) -> bytes:
     return b"Basic " + base64.b64encode(f"{username}:{password}".encode())
 
 
-def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+def _scope(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b""
+) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -45,7 +47,7 @@ def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[s
         "root_path": "",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "headers": [(b"host", b"127.0.0.1:8080"), *headers],
     }
 
@@ -100,20 +102,33 @@ async def run(requests: int, rounds: int, only: set[str]) -> dict[str, list[floa
             assert status == 200, answer
             token = answer.split(b'"api_token":"')[1].split(b'"')[0].decode()
             cookie = next(v for k, v in headers if k == b"set-cookie").split(b";")[0]
+            # what nginx's auth_request sends with the shipped examples/forward-auth/nginx.conf
+            nginx = [
+                (b"x-original-method", b"GET"),
+                (b"x-original-uri", b"/api/v9/time_entries"),
+                (b"x-forwarded-host", b"app.example.com"),
+                (b"x-forwarded-proto", b"http"),
+                (b"x-forwarded-for", b"192.0.2.1"),
+            ]
+            me, verify = "/api/v9/me", "/api/auth/verify"
             cases = {
-                "token": (_basic(token, "api_token"), 200),
-                "cookie": (None, 200),
-                "password": (_basic(email, PASSWORD), 200),
-                "wrong_token": (_basic("0" * 32, "api_token"), 403),
+                "token": (me, _basic(token, "api_token"), 200, []),
+                "cookie": (me, None, 200, []),
+                "password": (me, _basic(email, PASSWORD), 200, []),
+                "wrong_token": (me, _basic("0" * 32, "api_token"), 403, []),
+                "verify_token": (verify, _basic(token, "api_token"), 200, []),
+                "verify_cookie": (verify, None, 200, []),
+                "verify_nginx": (verify, _basic(token, "api_token"), 200, nginx),
             }
             figures = {}
-            for name, (authorization, expected) in cases.items():
+            for name, (path, authorization, expected, more) in cases.items():
                 if only and name not in only:
                     continue
                 extra = (
                     [(b"authorization", authorization)] if authorization else [(b"cookie", cookie)]
                 )
-                scope = _scope("GET", "/api/v9/me", [(b"user-agent", b"wrk"), *extra])
+                query = b"login=401" if more else b""
+                scope = _scope("GET", path, [(b"user-agent", b"wrk"), *extra, *more], query)
                 status, answer, _ = await _call(app, scope)
                 assert status == expected, (name, status, answer)
                 figures[name] = await _time(app, scope, requests, rounds)
@@ -126,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20_000, help="per round (20000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is told (5)")
     parser.add_argument(
-        "--only", default="", help="comma-separated: token,cookie,password,wrong_token"
+        "--only",
+        default="",
+        help="comma-separated: token,cookie,password,wrong_token,"
+        "verify_token,verify_cookie,verify_nginx",
     )
     args = parser.parse_args(argv)
     only = {name for name in args.only.split(",") if name}

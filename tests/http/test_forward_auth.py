@@ -151,6 +151,19 @@ async def test_forged_identity_headers_from_the_caller_are_not_echoed(
     assert allowed.headers["x-punchclock-email"] == user.email
 
 
+@pytest.mark.parametrize("name", ["X-Punchclock-Role", "x-punchclock-user-ids", "X-PUNCHCLOCK-"])
+async def test_an_x_punchclock_header_punchclock_never_sets_is_refused(
+    client: httpx.AsyncClient, user: User, name: str
+) -> None:
+    # nginx passes a caller's invented X-Punchclock-Role on to the upstream (it cannot
+    # remove headers by pattern): the check sees it in the subrequest and refuses
+    headers = {name: "admin", **token_auth(user.token), **forwarded()}
+    refused = await client.get(VERIFY, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json() == FORBIDDEN
+    assert not [h for h in refused.headers if h.startswith("x-punchclock-")]
+
+
 # -- revoked at once ------------------------------------------------------------------------
 
 

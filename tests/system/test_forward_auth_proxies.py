@@ -266,12 +266,29 @@ def test_a_cookie_change_from_another_site_is_refused(
 def test_caddy_also_strips_x_punchclock_headers_it_does_not_set(
     stack: Stack, account_on_caddy: Account
 ) -> None:
-    # nginx cannot remove headers by pattern: it overwrites the seven it sets, and the
-    # README tells upstreams to believe those seven only
     headers = {"X-Punchclock-Role": "admin", **token_auth(account_on_caddy.me["api_token"])}
     got = received(through(stack.proxies["caddy"], headers=headers))
     assert "x-punchclock-role" not in got
     assert got["x-punchclock-auth"] == ["token"]
+
+
+def test_nginx_refuses_x_punchclock_headers_it_cannot_strip(
+    stack: Stack, upstream: EchoUpstream, email: str
+) -> None:
+    # nginx cannot remove headers by pattern: it overwrites the seven it sets, and the
+    # check refuses a request carrying any other X-Punchclock-* (it sees the caller's
+    # headers in the subrequest)
+    proxy = stack.proxies["nginx"]
+    response = httpx.post(
+        f"{proxy.base_url}/api/signup", json={"email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    token = token_auth(response.json()["api_token"])
+    before = len(upstream.seen)
+    refused = through(proxy, headers={"X-Punchclock-Role": "admin", **token})
+    assert refused.status_code == 403
+    assert len(upstream.seen) == before
+    assert received(through(proxy, headers=token))["x-punchclock-auth"] == ["token"]
 
 
 @pytest.fixture

@@ -70,6 +70,18 @@ _IN_DOUBT = (
 )
 
 
+async def _keep_session(db: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is: no reset query, no second round trip.
+
+    asyncpg's default reset sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release, a round trip per request as long as the query itself.
+    punchclock leaves nothing on a connection for it to undo: no session-level SET, LISTEN,
+    cursor or session advisory lock (the migration's lock is pg_advisory_xact_lock, gone
+    at its commit). A transaction left open is still rolled back: asyncpg does that
+    before it calls this.
+    """
+
+
 class PostgresStore(SQLStore):
     """The Store on a PostgreSQL database; one connection pool per process."""
 
@@ -93,6 +105,7 @@ class PostgresStore(SQLStore):
                         max_size=self._max,
                         timeout=CONNECT_TIMEOUT,
                         command_timeout=COMMAND_TIMEOUT,
+                        reset=_keep_session,
                     )
         return self._pool
 

@@ -63,6 +63,20 @@ STATUS: dict[type[PunchclockError], int] = {
 }
 
 _forbidden_body = msgspec.json.encode(InvalidCredentials.message)
+_FORBIDDEN_HEADERS = (
+    (b"content-length", str(len(_forbidden_body)).encode()),
+    (b"content-type", JSON.encode()),
+)
+
+
+class _Forbidden(Response):
+    """Toggl's 403, its body and head made once: Response() works both out again."""
+
+    def __init__(self) -> None:  # Response.__init__ is not called: nothing to work out
+        self.status_code = 403
+        self.background = None
+        self.body = _forbidden_body
+        self.raw_headers = [*_FORBIDDEN_HEADERS]  # the dispatcher adds to it: a copy
 
 
 class BodyTooLarge(HTTPException):
@@ -81,18 +95,18 @@ def error_response(message: str, status: int, headers: Mapping[str, str] | None 
 
 def forbidden() -> Response:
     """The answer to every failed authentication (Toggl's body, which clients match on)."""
-    return Response(_forbidden_body, 403, media_type=JSON)
+    return _Forbidden()
 
 
 def response_for(exc: Exception) -> Response:
     """Return the answer to an error raised while handling a request."""
+    if type(exc) is InvalidCredentials:
+        return forbidden()  # the commonest error: a wrong token, password or cookie
     if isinstance(exc, PunchclockError):
         status = STATUS.get(type(exc))
         if status is None:
             log.error("no HTTP status for %s", type(exc).__name__)
             return error_response("Internal server error", 500)
-        if type(exc) is InvalidCredentials:
-            return forbidden()  # the commonest error, its body encoded once
         headers = None
         if isinstance(exc, Throttled):
             headers = {"Retry-After": str(exc.retry_after)}

@@ -39,11 +39,12 @@ IDENTITY = "X-Punchclock-Identity"  # the signed token, when PUNCHCLOCK_FORWARD_
 # literal placeholder, "{http.reverse_proxy.header.X-Punchclock-Session-Id}".
 IDENTITY_HEADERS = (USER_ID, ACCOUNT_ID, EMAIL, WORKSPACE_ID, AUTH, SESSION_ID, IDENTITY)
 _IDENTITY = IDENTITY.lower().encode()
+_IDENTITY_NAMES = frozenset(name.lower().encode() for name in IDENTITY_HEADERS)
 LOGIN_ANSWERS = {"302": 302, "401": 401}  # ?login=: how a browser is sent to log in
-_FORWARDED = frozenset(  # what a proxy says about the original request
+_LOGIN_QUERIES = {f"login={value}".encode(): status for value, status in LOGIN_ANSWERS.items()}
+_METHOD_HEADERS = {b"x-original-method": 0, b"x-forwarded-method": 1}  # the method, said
+_FORWARDED = frozenset(  # what a proxy says about the original request's place
     {
-        b"x-original-method",
-        b"x-forwarded-method",
         b"x-original-uri",
         b"x-forwarded-uri",
         b"x-forwarded-host",
@@ -99,14 +100,15 @@ class ForwardAuth:
     async def verify(self, request: Request) -> Response:
         """Answer 200 and who is calling, or 403 (or send a browser to log in)."""
         login = self._login_answer(request)
-        original = self._original(request)
+        method = self._original_method(request)
         try:
             # the dispatcher judged the question's method; this judges the original one
-            self._guard.check(request, original.method)
+            self._guard.check(request, method)
             auth, credential = await self._authenticate.identify(request)
             session_id = await self._session_id(auth)
         except InvalidCredentials:
-            redirect = self._login_redirect(request, original, login)
+            # the original path and host matter only to a refusal: read them now
+            redirect = self._login_redirect(request, self._original(request, method), login)
             if redirect is None:
                 raise
             return redirect
@@ -138,29 +140,43 @@ class ForwardAuth:
             for name, value in zip(IDENTITY_HEADERS[:-1], values, strict=True)
         ]
 
-    def _original(self, request: Request) -> Original:
-        """Read the original method, path and origin that the proxy forwarded.
+    def _original_method(self, request: Request) -> str:
+        """Return the original method to judge: the strictest one anything claims.
 
-        The method judged is the strictest one anything claims: the request's own (nginx's
-        subrequest carries the original), X-Original-Method, X-Forwarded-Method. A caller
-        who adds a header of its own, or one the proxy does not overwrite (Caddy passes a
-        caller's X-Original-Method on), can thus make the cross-site check stricter, never
-        pass a change off as a read. The path and host, used only to send a browser to
-        log in, are believed only from PUNCHCLOCK_TRUSTED_PROXIES.
+        The claims are the request's own method (nginx's subrequest carries the original),
+        X-Original-Method and X-Forwarded-Method. A caller who adds a header of its own, or
+        one the proxy does not overwrite (Caddy passes a caller's X-Original-Method on), can
+        thus make the cross-site check stricter, never pass a change off as a read.
+        A request carrying an X-Punchclock-* header that is not one of IDENTITY_HEADERS
+        is refused (InvalidCredentials).
         """
-        told: dict[bytes, str] = {}
-        for name, value in request.scope["headers"]:  # one pass: this is the hot path
-            if name in _FORWARDED and name not in told:
-                told[name] = value.decode("latin-1")
         method = request.method
-        claims = [
-            told[n].upper() for n in (b"x-original-method", b"x-forwarded-method") if n in told
-        ]
+        said: list[str | None] = [None, None]  # X-Original-Method's, X-Forwarded-Method's
+        for name, value in request.scope["headers"]:  # one pass: this is the hot path
+            slot = _METHOD_HEADERS.get(name)
+            if slot is not None and said[slot] is None:  # the first of each counts
+                said[slot] = value.decode("latin-1").upper()
+            elif name.startswith(b"x-punchclock-") and name not in _IDENTITY_NAMES:
+                # An X-Punchclock-* header punchclock never sets came from the caller:
+                # nginx cannot remove headers by pattern (its subrequest shows us all the
+                # caller sent) and Traefik removes only the ones it names, so it would
+                # reach the upstream beside the identity headers. Refused instead.
+                raise InvalidCredentials()
+        claims = [m for m in said if m is not None]
         if claims:
             unsafe = [m for m in (*claims, method) if m not in SAFE_METHODS]
             method = unsafe[0] if unsafe else claims[0]
+        return method
+
+    def _original(self, request: Request, method: str) -> Original:
+        """Read the original path and origin that the proxy forwarded, to send a browser
+        to log in; they are believed only from PUNCHCLOCK_TRUSTED_PROXIES."""
         if not self._clients.from_trusted_proxy(request):
             return Original(method, None, None)
+        told: dict[bytes, str] = {}
+        for name, value in request.scope["headers"]:
+            if name in _FORWARDED and name not in told:
+                told[name] = value.decode("latin-1")
         path = told.get(b"x-original-uri") or told.get(b"x-forwarded-uri")
         host = told.get(b"x-forwarded-host") or told.get(b"host")
         scheme = told.get(b"x-forwarded-proto") or request.url.scheme
@@ -184,8 +200,12 @@ class ForwardAuth:
 
     def _login_answer(self, request: Request) -> int | None:
         """Return how the proxy wants a browser sent to log in (?login=), if it does."""
-        if not request.scope["query_string"]:
+        query = request.scope["query_string"]
+        if not query:
             return None
+        known = _LOGIN_QUERIES.get(query)  # what the shipped configurations send, unparsed
+        if known is not None:
+            return known
         value = request.query_params.get("login")
         if value is None:
             return None
