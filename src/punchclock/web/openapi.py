@@ -5,6 +5,11 @@ are written by hand in openapi_paths.json; every schema they name is generated h
 the wire types in web/wire.py with `msgspec.json.schema_components`, so a body's shape is
 written once, where it is encoded or decoded. A component's name is its Struct's name, or
 the name of a type alias in `NAMED` below.
+
+To document a new endpoint: its path goes in openapi_paths.json, naming its bodies as
+`#/components/schemas/<Struct>`; a new body Struct goes in `BODIES` (the Structs a body
+holds come along). tests/http/test_openapi.py fails on a route without a path, a path
+without a route, a body that is not a generated component, or a component nothing uses.
 """
 
 from __future__ import annotations
