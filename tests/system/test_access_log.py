@@ -13,7 +13,9 @@ from tests.system.conftest import start_server, stop
 
 pytestmark = pytest.mark.system
 
-ANY_LINE = re.compile(r'INFO:     127\.0\.0\.1:\d+ - "[A-Z]+ \S+ HTTP/1\.1" \d{3} [A-Za-z ]+')
+ANY_LINE = re.compile(
+    r'INFO:     127\.0\.0\.1:\d+ - "[A-Z]+ \S+ HTTP/1\.1" \d{3} [A-Za-z ]+ request_id=[0-9a-f]+'
+)
 LINE = re.compile(
     r'INFO:     127\.0\.0\.1:\d+ - "GET /api/v9/me/logged\?n=(\d+) HTTP/1\.1" 403 Forbidden'
 )
