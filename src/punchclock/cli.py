@@ -955,6 +955,8 @@ def _audit_line(event: AuditEvent) -> str:
     )
     if event.detail:
         line += f"  ({event.detail})"
+    if event.request_id:  # the access log's line of the same request carries it too
+        line += f"  request_id={event.request_id}"
     return line
 
 

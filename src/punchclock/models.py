@@ -113,6 +113,7 @@ class ClientInfo(msgspec.Struct, frozen=True):
 
     ip: str = ""
     user_agent: str = ""
+    request_id: str = ""  # X-Request-Id of the request (web/scope.py), for the audit trail
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -173,3 +174,4 @@ class AuditEvent(msgspec.Struct, frozen=True):
     ip: str
     user_agent: str
     detail: str | None  # which path or kind, e.g. "log_out" for a session_ended
+    request_id: str | None = None  # the X-Request-Id it was recorded under; None: no request

@@ -85,6 +85,21 @@ async def test_sign_up_and_log_in_are_recorded_with_account_address_and_agent(
     assert {(e.ip, e.user_agent) for e in (signed_up, logged_in)} == {(IP, AGENT)}
 
 
+async def test_each_event_carries_the_request_id_of_the_answer_that_recorded_it(
+    client: httpx.AsyncClient, app: App, settings: Settings, user: User
+) -> None:
+    refused = await log_in(client, user.email, "wrong password")
+    accepted = await log_in(client, user.email, user.password)
+    assert (refused.status_code, accepted.status_code) == (403, 200)
+
+    events = {e.event: e for e in await recorded(app, settings) if e.event != "sign_up"}
+
+    # the id the answer's X-Request-Id header gave, so the access log's line can be found
+    assert events["log_in_failed"].request_id == refused.headers["x-request-id"]
+    assert events["log_in"].request_id == accepted.headers["x-request-id"]
+    assert refused.headers["x-request-id"] != accepted.headers["x-request-id"]
+
+
 async def test_failed_log_ins_are_recorded_with_the_account_or_none_for_an_unknown_email(
     client: httpx.AsyncClient, app: App, settings: Settings, user: User
 ) -> None:

@@ -34,6 +34,16 @@ async def test_a_recorded_event_is_listed_with_every_field(store: Store) -> None
     assert newest.id != oldest.id
 
 
+async def test_an_event_keeps_the_request_id_it_was_recorded_under(store: Store) -> None:
+    await store.record_event(T0, "log_in", 7, "203.0.113.7", "curl/8", None, "a1b2c3-17")
+    await store.record_event(T0 + 1, "purged", None, "", "")  # outside any request
+
+    outside, inside = await store.events(None, 0, 10)
+
+    assert inside.request_id == "a1b2c3-17"
+    assert outside.request_id is None
+
+
 async def test_events_are_listed_newest_first_then_by_highest_id(store: Store) -> None:
     await store.record_event(T0, "a", 1, "", "")
     await store.record_event(T0 + HOUR, "b", 1, "", "")

@@ -36,9 +36,15 @@ class Audit:
         keyed hash: a hash of an email is still an identifier anyone with the key can
         test candidate emails against, and the address and time suffice to see an attack.
         """
-        ip, agent = (client.ip, client.user_agent[:512]) if client is not None else ("", "")
+        ip, agent, request_id = (
+            (client.ip, client.user_agent[:512], client.request_id or None)
+            if client is not None
+            else ("", "", None)
+        )
         self._background.run(
-            self._store.record_event(self._clock.now(), event, account_id, ip, agent, detail)
+            self._store.record_event(
+                self._clock.now(), event, account_id, ip, agent, detail, request_id
+            )
         )
 
     async def recent(self, account_id: int, limit: int = 20) -> list[AuditEvent]:

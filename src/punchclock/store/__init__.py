@@ -372,6 +372,7 @@ class Store(Protocol):
         ip: str,
         user_agent: str,
         detail: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Append a security event to the audit trail."""
         ...

@@ -212,8 +212,11 @@ class SQLStore(ABC):
         ip: str,
         user_agent: str,
         detail: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        await self._count(self.Q.record_event, at, event, account_id, ip, user_agent, detail)
+        await self._count(
+            self.Q.record_event, at, event, account_id, ip, user_agent, detail, request_id
+        )
 
     async def events(self, account_id: int | None, since: int, limit: int) -> list[AuditEvent]:
         rows = await self._rows(self.Q.events, since, account_id, limit)

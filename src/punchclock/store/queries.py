@@ -221,12 +221,12 @@ class Statements:
     existing_mail: str = "SELECT id FROM outbox WHERE id = ANY($1::text[])"
     delete_old_mail: str = "DELETE FROM outbox WHERE state IN ('sent', 'dead') AND created_at < $1"
     record_event: str = (
-        "INSERT INTO audit_events (at, event, account_id, ip, user_agent, detail) "
-        "VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO audit_events (at, event, account_id, ip, user_agent, detail, request_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     # one statement for both cases ("$2 IS NULL"): one prepared query
     events: str = (
-        "SELECT id, at, event, account_id, ip, user_agent, detail FROM audit_events "
+        "SELECT id, at, event, account_id, ip, user_agent, detail, request_id FROM audit_events "
         "WHERE at >= $1 AND (CAST($2 AS bigint) IS NULL OR account_id = $2) "
         "ORDER BY at DESC, id DESC LIMIT $3"
     )

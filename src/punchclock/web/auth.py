@@ -18,7 +18,7 @@ from punchclock.models import ClientInfo
 from punchclock.services.attempts import Attempts
 from punchclock.services.credentials import Credentials, is_token_credential
 from punchclock.services.sessions import Authenticated, IssuedSession
-from punchclock.web.scope import ACCOUNT_ID, CREDENTIAL
+from punchclock.web.scope import ACCOUNT_ID, CREDENTIAL, REQUEST_ID
 
 COOKIE = "__Secure-accounts-session"
 # The browser's device cookie (OWASP, "Slow Down Online Guessing Attacks with Device
@@ -50,7 +50,9 @@ class Clients:
 
     def __call__(self, request: Request) -> ClientInfo:
         return ClientInfo(
-            ip=self.address(request), user_agent=request.headers.get("user-agent", "")
+            ip=self.address(request),
+            user_agent=request.headers.get("user-agent", ""),
+            request_id=request.scope.get(REQUEST_ID, ""),
         )
 
     def address(self, request: Request) -> str:
