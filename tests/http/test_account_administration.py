@@ -371,6 +371,23 @@ async def test_remove_2fa_turns_it_off_with_a_trail_and_a_mail(
     assert secret not in out
 
 
+async def test_remove_2fa_reaches_a_disabled_account_and_leaves_it_disabled(
+    client: httpx.AsyncClient, app: App, user: User, clock: FixedClock
+) -> None:
+    """An operator disables an account while its owner proves who they are, then removes
+    the lost factor, then enables it: each step in that order must work."""
+    await enrol(client, user, clock)
+    assert (await accounts("disable", user.email))[0] == 0
+
+    status, _, err = await accounts("remove-2fa", user.email)
+
+    assert status == 0, err
+    credentials = {"email": user.email, "password": user.password}
+    assert (await client.post("/api/sessions", json=credentials)).status_code == 403
+    assert (await accounts("enable", user.email))[0] == 0
+    assert (await client.post("/api/sessions", json=credentials)).status_code == 200
+
+
 async def accounts_audit(email: str) -> tuple[int, str, str]:
     """Run `punchclock audit --account EMAIL` as the operator would."""
     out, err = io.StringIO(), io.StringIO()

@@ -137,3 +137,17 @@ async def test_closing_erases_the_second_factor(store: Store) -> None:
     assert state.secret_sealed is None
     assert state.pending_sealed is None
     assert await store.recovery_codes_left(account.id) == 0
+
+
+async def test_an_operator_finds_a_disabled_account_but_never_a_closed_one(store: Store) -> None:
+    ann = await enabled(store)
+    bob = await enabled(store, "bob@example.com", 2)
+    await store.set_disabled(ann.id, True, T0)
+    await store.close_account(bob.id, T0)
+
+    found = await store.open_account_by_email("ANN@example.com")
+
+    assert found is not None
+    assert (found.id, found.two_factor) == (ann.id, True)
+    assert await store.account_by_email("ann@example.com") is None  # credentials never do
+    assert await store.open_account_by_email("bob@example.com") is None

@@ -161,7 +161,8 @@ class TwoFactor:
     async def remove(self, email: str, client: ClientInfo | None = None) -> Account:
         """Remove two-factor from an account whose owner lost both device and recovery
         codes (an operator's command); the trail and a mail to the account say so."""
-        account = await self._store.account_by_email(email)
+        # a disabled account too: an operator may remove the factor before enabling it again
+        account = await self._store.open_account_by_email(email)
         if account is None:
             raise AccountNotFound()
         if not account.two_factor:

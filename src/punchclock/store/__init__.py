@@ -34,6 +34,10 @@ class Store(Protocol):
 
     async def account_by_email(self, email: str) -> Account | None: ...
 
+    async def open_account_by_email(self, email: str) -> Account | None:
+        """Return the account of this email unless closed: disabled ones too (operators)."""
+        ...
+
     async def account_by_token(self, token_lookup: bytes) -> Account | None: ...
 
     async def account_by_session(

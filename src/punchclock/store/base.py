@@ -67,6 +67,9 @@ class SQLStore(ABC):
     async def account_by_email(self, email: str) -> Account | None:
         return _account(await self._row(self.Q.account_by_email, email.lower()))
 
+    async def open_account_by_email(self, email: str) -> Account | None:
+        return _account(await self._row(self.Q.open_account_by_email, email.lower()))
+
     async def account_by_token(self, token_lookup: bytes) -> Account | None:
         return _account(await self._row(self.Q.account_by_token, token_lookup))
 

@@ -43,6 +43,8 @@ class Statements:
     account_by_id: str = f"{SELECT_ACCOUNT} WHERE a.id = $1"
     # a credential never finds a closed or disabled account (USABLE)
     account_by_email: str = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND {USABLE}"
+    # an operator's commands reach a disabled account too (never a closed one)
+    open_account_by_email: str = f"{SELECT_ACCOUNT} WHERE a.email_key = $1 AND a.closed_at IS NULL"
     account_by_token: str = f"{SELECT_ACCOUNT} WHERE a.api_token_lookup = $1 AND {USABLE}"
     account_by_session: str = (
         f"{SELECT_ACCOUNT} JOIN sessions s ON s.account_id = a.id "
