@@ -91,17 +91,23 @@ async def test_accounts_tell_whether_two_factor_is_on(store: Store) -> None:
 async def test_a_recovery_code_is_used_once_and_only_by_its_account(store: Store) -> None:
     ann = await enabled(store)
     bob = await enabled(store, "bob@example.com", 2)
-    assert not await store.use_recovery_code(bob.id, b"r1")  # ann's, not bob's
-    used = await asyncio.gather(*(store.use_recovery_code(ann.id, b"r1") for _ in range(10)))
+    await store.claim_mail("before", T0, T0 + HOUR, 100)  # the enrolments' notices
+    assert not await store.use_recovery_code(bob.id, b"r1", outgoing(500))  # ann's, not bob's
+    used = await asyncio.gather(
+        *(store.use_recovery_code(ann.id, b"r1", outgoing(600 + n)) for n in range(10))
+    )
     assert sum(used) == 1
     assert await store.recovery_codes_left(ann.id) == 1
+    # the notice is queued with the use that succeeded, and with nothing else
+    queued = await store.claim_mail("after", T0, T0 + HOUR, 100)
+    assert [m.id for m in queued] == [f"{600 + used.index(True):032x}"]
 
 
 async def test_new_recovery_codes_replace_the_old(store: Store) -> None:
     account = await enabled(store)
     await store.replace_recovery_codes(account.id, [b"n1", b"n2", b"n3"], T0, outgoing(7))
-    assert not await store.use_recovery_code(account.id, b"r2")
-    assert await store.use_recovery_code(account.id, b"n2")
+    assert not await store.use_recovery_code(account.id, b"r2", outgoing(8))
+    assert await store.use_recovery_code(account.id, b"n2", outgoing(9))
     assert await store.recovery_codes_left(account.id) == 2
 
 

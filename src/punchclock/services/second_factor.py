@@ -72,14 +72,13 @@ class SecondFactor:
         # Found by its HMAC, never compared as text: the database compares keyed hashes,
         # whose timing tells nothing of the code (ASVS 5 V6.5.2); used once (deleted).
         lookup = self._secrets.recovery_code_lookup(code, account.id)
-        if not await self._store.use_recovery_code(account.id, lookup):
+        # the notice is queued in the transaction that uses the code: it exists exactly
+        # when the code was used (ASVS 5 V6.3.7), even if the process dies right after
+        notice = self._notices.change(account, RECOVERY_CODE_USED, self._clock.now(), client)
+        if not await self._store.use_recovery_code(account.id, lookup, notice):
             return False
-        self._audit.record("recovery_code_used", account.id, client)
-        now = self._clock.now()
-        await self._store.enqueue_mail(
-            self._notices.change(account, RECOVERY_CODE_USED, now, client)
-        )
         self._notices.queued()
+        self._audit.record("recovery_code_used", account.id, client)
         return True
 
     def new_recovery_codes(self, account: Account) -> tuple[list[str], list[bytes]]:

@@ -222,8 +222,9 @@ class Store(Protocol):
         """Replace every recovery code of the account's and queue `notice`, in one transaction."""
         ...
 
-    async def use_recovery_code(self, account_id: int, lookup: bytes) -> bool:
-        """Use one of the account's recovery codes once (delete it); False if it has none such."""
+    async def use_recovery_code(self, account_id: int, lookup: bytes, notice: OutgoingMail) -> bool:
+        """Use one of the account's recovery codes once (delete it) and queue the notice of
+        it in the same transaction; False (and no notice) if it has none such."""
         ...
 
     async def recovery_codes_left(self, account_id: int) -> int: ...

@@ -148,9 +148,6 @@ class SQLStore(ABC):
     async def use_totp_step(self, account_id: int, step: int) -> bool:
         return await self._returned(self.Q.use_totp_step, account_id, step)
 
-    async def use_recovery_code(self, account_id: int, lookup: bytes) -> bool:
-        return await self._returned(self.Q.use_recovery_code, lookup, account_id)
-
     async def recovery_codes_left(self, account_id: int) -> int:
         row = await self._row(self.Q.recovery_codes_left, account_id)
         return int(row[0]) if row else 0

@@ -310,6 +310,15 @@ class PostgresStore(SQLStore):
 
         return await self._transact(tx)
 
+    async def use_recovery_code(self, account_id: int, lookup: bytes, notice: OutgoingMail) -> bool:
+        async def tx(db: Connection) -> bool:
+            if await db.fetchrow(Q.use_recovery_code, lookup, account_id) is None:
+                return False
+            await _enqueue(db, notice, account_id)
+            return True
+
+        return await self._transact(tx)
+
     async def replace_recovery_codes(
         self, account_id: int, lookups: Sequence[bytes], now: int, notice: OutgoingMail
     ) -> None:

@@ -246,6 +246,15 @@ class SQLiteStore(SQLStore):
 
         return await self._transact(tx)
 
+    async def use_recovery_code(self, account_id: int, lookup: bytes, notice: OutgoingMail) -> bool:
+        def tx(db: sqlite3.Connection) -> bool:
+            if db.execute(Q.use_recovery_code, (lookup, account_id)).fetchone() is None:
+                return False
+            _enqueue(db, notice, account_id)
+            return True
+
+        return await self._transact(tx)
+
     async def replace_recovery_codes(
         self, account_id: int, lookups: Sequence[bytes], now: int, notice: OutgoingMail
     ) -> None:
