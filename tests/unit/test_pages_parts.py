@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from punchclock.errors import (
@@ -13,6 +16,7 @@ from punchclock.errors import (
     Throttled,
 )
 from punchclock.tokens import SecretBox
+from punchclock.web.pages import EVENTS
 from punchclock.web.pages.devices import describe
 from punchclock.web.pages.forms import (
     FORM_LIFETIME,
@@ -171,3 +175,18 @@ def test_a_throttled_form_says_how_long_to_wait() -> None:
     assert errors_from("login", Throttled(42), FIELDS).general.endswith("wait 42 seconds.")
     assert errors_from("login", Throttled(3000), FIELDS).general.endswith("wait 50 minutes.")
     assert errors_from("login", Throttled(7200), FIELDS).general.endswith("wait 2 hours.")
+
+
+def test_every_audit_event_the_services_record_has_a_label_on_the_account_page() -> None:
+    """The owner reads their recent events in words, never as an internal name."""
+    services = Path(__file__).parents[2] / "src" / "punchclock" / "services"
+    recorded = {
+        name
+        for path in services.glob("*.py")
+        for name in re.findall(
+            r'(?:record\(\s*|_turn_off\(\s*account, client, )"([a-z_]+)"', path.read_text()
+        )
+    }
+
+    assert {"sign_up", "two_factor_removed", "email_change_undone"} <= recorded  # the scan works
+    assert sorted(recorded - EVENTS.keys()) == []
