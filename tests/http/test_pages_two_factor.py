@@ -124,9 +124,13 @@ async def test_setting_up_shows_a_named_qr_code_and_the_secret_and_changes_nothi
     assert wrong.status_code == 403
     assert 'id="enrol-otp-error"' in wrong.text
     assert f'<code id="totp-secret">{secret.group(1)}</code>' in wrong.text  # the one scanned
-    assert "<svg" not in wrong.text  # not made again: "start over" makes a new one
-    assert "Start over with a new QR code" in wrong.text
+    assert '<div class="qr"><svg ' in wrong.text  # its QR code drawn again, not a new key
+    assert "start over with a new QR code" in wrong.text
     assert not await _two_factor_on(client, user)
+    # the page shows the key kept by the server, never one posted to it
+    forged = await visitor.post("/account/2fa/enable", {"otp": "000000", "secret": "A" * 32})
+    assert f'<code id="totp-secret">{secret.group(1)}</code>' in forged.text
+    assert "A" * 32 not in forged.text
 
     enabled = await visitor.post(
         "/account/2fa/enable", {"otp": phone.code(), "secret": secret.group(1)}

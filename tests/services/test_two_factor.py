@@ -105,6 +105,20 @@ async def test_a_wrong_code_does_not_turn_it_on(built: Built) -> None:
     assert not stored.two_factor
 
 
+async def test_the_begun_enrolment_is_shown_again_until_it_is_confirmed(built: Built) -> None:
+    _, session = await built.sign_up()
+    auth = await built.sessions.authenticate(session.token)
+    assert await built.two_factor.pending_enrolment(auth) is None  # nothing begun
+
+    begun = await built.two_factor.begin_enrolment(auth, CLIENT)
+    again = await built.two_factor.pending_enrolment(auth)
+
+    assert again == begun  # the same key and QR code, read back from the sealed secret
+    await built.two_factor.enable(auth, code(begun.secret, built.clock), CLIENT)
+    on = await built.sessions.authenticate(session.token)
+    assert await built.two_factor.pending_enrolment(on) is None  # confirmed: never shown again
+
+
 async def test_enable_needs_a_begun_enrolment(built: Built) -> None:
     _, session = await built.sign_up()
     auth = await built.sessions.authenticate(session.token)

@@ -84,6 +84,21 @@ class TwoFactor:
         uri = totp.otpauth_uri(secret, account.email, self._issuer)
         return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
 
+    async def pending_enrolment(self, auth: Authenticated) -> Enrolment | None:
+        """Return the begun, unconfirmed enrolment again (after a wrong code), or None.
+
+        Shown from the secret kept here, never from what the page posted back: the set-up
+        page can redraw the QR code the person scanned, and nobody can make it show
+        another key.
+        """
+        account = auth.account
+        state = None if account.two_factor else await self._store.two_factor_state(account.id)
+        if state is None or state.pending_sealed is None:
+            return None
+        secret = self._secrets.open_totp(state.pending_sealed, account.accounts_id)
+        uri = totp.otpauth_uri(secret, account.email, self._issuer)
+        return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
     async def enable(self, auth: Authenticated, otp: str, client: ClientInfo) -> list[str]:
         """Confirm the begun enrolment with a code from it; return 10 recovery codes, shown
         once. Every other session ends: one begun before may be someone else's (ASVS 5

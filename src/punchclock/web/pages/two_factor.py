@@ -35,7 +35,6 @@ PENDING_COOKIE = "__Host-punchclock-2fa"
 PENDING_LIFETIME = 300  # seconds
 _PENDING_ATTRIBUTES = "Path=/; HttpOnly; Secure; SameSite=Strict"
 _PENDING = re.compile(r"[!#-+\--:<-\[\]-~]{1,512}")  # a cookie value (RFC 6265 cookie-octet)
-_SECRET = re.compile(r"[A-Z2-7]{16,128}")  # a base32 TOTP secret, as the enrol page showed it
 
 # the set-up cannot go on (another tab finished or started over): the account page says why
 _NOT_NOW = (TwoFactorAlreadyEnabled.message, TwoFactorNotStarted.message)
@@ -211,15 +210,18 @@ class TwoFactorPages:
     async def _enrol_form(
         self, visit: Visit, values: dict[str, Any], errors: FormErrors, status: int
     ) -> Response:
-        """The set-up page again after a wrong code. The key stays the one the app was given
-        (a new one would undo the scan); its QR code is not made again here, and the page
-        offers to start over with a new key."""
+        """The set-up page again after a wrong code, with the key the app was given and its
+        QR code (a new key would undo the scan); the page also offers to start over."""
         if visit.auth is None:
             return redirect("/login?next=/account")
-        secret = str(values.get("secret", ""))
-        if errors.general in _NOT_NOW or not _SECRET.fullmatch(secret):
+        begun = (
+            None
+            if errors.general in _NOT_NOW
+            else await self._two_factor.pending_enrolment(visit.auth)
+        )
+        if begun is None:
             return await self._account("two-factor")(visit, values, errors, status)
-        return self._render_enrolment(visit, secret, None, errors, status)
+        return self._render_enrolment(visit, begun.secret, begun.qr_svg, errors, status)
 
     async def _enable(self, visit: Visit, form: dict[str, str]) -> Response:
         if visit.auth is None:
