@@ -78,7 +78,7 @@ def assemble(
         store, credentials, notices, audit, attempts, background=background, clock=clock
     )
     resets = Resets(
-        store, credentials, sessions, notices, audit, attempts, background=background, clock=clock
+        store, credentials, notices, audit, attempts, background=background, clock=clock
     )
     accounts = Accounts(
         store,

@@ -14,7 +14,7 @@ from punchclock.services.audit import Audit
 from punchclock.services.background import Background
 from punchclock.services.clock import Clock
 from punchclock.services.credentials import Credentials
-from punchclock.services.sessions import IssuedSession, Sessions
+from punchclock.services.sessions import IssuedSession
 from punchclock.store import Store
 from punchclock.tokens import new_reset_code
 
@@ -29,7 +29,6 @@ class Resets:
         self,
         store: Store,
         credentials: Credentials,
-        sessions: Sessions,
         notices: Notices,
         audit: Audit,
         attempts: Attempts,
@@ -39,7 +38,6 @@ class Resets:
     ) -> None:
         self._store = store
         self._credentials = credentials
-        self._sessions = sessions
         self._notices = notices
         self._audit = audit
         self._attempts = attempts
