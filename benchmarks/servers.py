@@ -52,14 +52,19 @@ class Server:
             )
 
     def worker_pids(self) -> list[int]:
-        """Return the pids that serve requests: the process itself with one worker."""
-        if self.workers == 1:
-            return [self.process.pid]
-        return [
+        """Return the pids that serve requests: the workers a server started, or the
+        process itself when it serves alone (uvicorn with one worker).
+
+        `punchclock serve` (granian) forks its workers, even one: they run the parent's
+        command line. uvicorn spawns its workers (`spawn_main`) when it has several. Other
+        children (a resource tracker) do not serve; hash workers are grandchildren."""
+        own = _read(f"/proc/{self.process.pid}/cmdline")
+        workers = [
             pid
             for pid in _children(self.process.pid)
-            if b"spawn_main" in _read(f"/proc/{pid}/cmdline")  # not the resource tracker
+            if (cmdline := _read(f"/proc/{pid}/cmdline")) == own or b"spawn_main" in cmdline
         ]
+        return workers or [self.process.pid]
 
     def cpu_seconds(self) -> float:
         """Return the CPU time (user + system) the serving processes have used so far."""
