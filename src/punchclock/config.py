@@ -420,7 +420,7 @@ def _secret_key(raw: str | None) -> bytes | None:
     return key
 
 
-# Read by the test suite and the benchmark, never by the server: not worth a warning.
+# Read by the test suite and the benchmark, or set by punchclock itself: not worth a warning.
 TOOL_VARIABLES = frozenset(
     {
         "PUNCHCLOCK_TEST_POSTGRES_URL",
@@ -428,6 +428,8 @@ TOOL_VARIABLES = frozenset(
         "PUNCHCLOCK_FUZZ_EXAMPLES",
         "PUNCHCLOCK_CHROMIUM",  # the browser tests' Chromium (/usr/bin/chromium)
         "PUNCHCLOCK_SCREENSHOTS",  # where the browser tests write their screenshots
+        # set by `punchclock serve` for the workers it forks (web/app.py), never by a user
+        "PUNCHCLOCK_SERVER_PID",
     }
 )
 

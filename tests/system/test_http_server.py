@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.system.conftest import Server
+from tests.system.conftest import Server, start_server
 
 pytestmark = pytest.mark.system
 
@@ -86,3 +90,59 @@ def test_a_client_waiting_for_100_continue_gets_it_before_sending_its_body(
         sock.sendall(body)
         answer = read_until(sock, b'"OK"')
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (a zombie has stopped: not counted)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
+            if int(ppid) == pid and state != b"Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 :].split()[0] != b"Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_stop_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """SIGKILL (or the OOM killer) on the main process leaves no worker serving on."""
+    process, server = start_server(tmp_path, "--workers", "2")
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 20
+        while len(workers := _children(process.pid)) < 2:
+            assert time.monotonic() < deadline, "the two workers did not start"
+            time.sleep(0.1)
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived the main process"
+            time.sleep(0.1)
+        with pytest.raises(ConnectionRefusedError):
+            connect(server).close()  # nobody listens on the port any more
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_answers_name_the_product_once_and_no_version(server: Server) -> None:
+    """granian sends `server: granian` unless the app names itself (ASVS 4.0.3 V14.3.3)."""
+    with connect(server) as sock:
+        sock.sendall(b"GET /api/v9/me HTTP/1.1\r\nhost: x\r\n\r\n")
+        head = read_until(sock, b"\r\n\r\n").partition(b"\r\n\r\n")[0].lower()
+    servers = [line for line in head.split(b"\r\n") if line.startswith(b"server:")]
+    assert servers == [b"server: punchclock"]

@@ -92,7 +92,7 @@ def live_gauge_pids(folder: Path) -> set[int]:
 
 
 def test_a_killed_workers_live_gauges_are_dropped(tmp_path: Path) -> None:
-    """uvicorn replaces a killed worker; the gauge files it left (hash queue) would be
+    """granian replaces a killed worker; the gauge files it left (hash queue) would be
     summed forever: the next collection removes them (mark_process_dead)."""
     process, server = start_server(
         tmp_path, "--workers", "2", env={"PUNCHCLOCK_METRICS_TOKEN": TOKEN}
@@ -107,7 +107,7 @@ def test_a_killed_workers_live_gauges_are_dropped(tmp_path: Path) -> None:
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while len(live_gauge_pids(folder) - {victim, survivor}) < 1:  # its replacement's
-            assert time.monotonic() < deadline, "uvicorn did not replace the killed worker"
+            assert time.monotonic() < deadline, "granian did not replace the killed worker"
             time.sleep(0.2)
         assert (folder / f"gauge_livesum_{victim}.db").exists()  # left behind...
         assert metrics(server, f"Bearer {TOKEN}").status_code == 200
@@ -133,4 +133,4 @@ def test_json_lines_of_the_answers_right_before_a_stop_are_on_disk(tmp_path: Pat
     assert {(e["route"], e["status"], e["auth"]) for e in logged[-5:]} == {
         ("/api/v9/me", 403, "none")
     }
-    assert any(e["logger"].startswith("uvicorn") for e in entries)  # uvicorn's lines too
+    assert any(e["logger"] == "_granian" for e in entries)  # the server's own lines too

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
@@ -114,3 +115,82 @@ async def test_the_lifespan_protocol_runs_shutdown() -> None:
         "lifespan.shutdown.complete",
     ]
     assert shutdowns == ["down"]
+
+
+async def _until_in_progress(app: App) -> None:
+    for _ in range(1000):
+        if app._in_progress:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the request never started")
+
+
+async def test_a_stop_waits_for_the_answers_in_progress_before_it_shuts_down() -> None:
+    """granian starts the lifespan shutdown as soon as it stops accepting: what a request in
+    progress still needs (the hash workers, the store) must outlive it."""
+    events: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(request: Request) -> Response:
+        await release.wait()
+        events.append("answered")
+        return Response(b"done")
+
+    async def on_shutdown() -> None:
+        events.append("shut down")
+
+    app = App([Route("GET", "/slow", slow)], on_shutdown=on_shutdown)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    answer = asyncio.ensure_future(client.get("/slow"))
+    await _until_in_progress(app)
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    lifespan = asyncio.ensure_future(app({"type": "lifespan"}, receive, send))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert events == []  # still waiting for /slow
+    assert sent == ["lifespan.startup.complete"]
+    release.set()
+    assert (await answer).status_code == 200
+    await lifespan
+    assert events == ["answered", "shut down"]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    await client.aclose()
+
+
+async def test_a_stop_does_not_wait_past_its_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("punchclock.web.asgi.GRACE", 0.05)
+    stuck = asyncio.Event()
+
+    async def hangs(request: Request) -> Response:
+        await stuck.wait()
+        return Response(b"")
+
+    downs: list[str] = []
+
+    async def on_shutdown() -> None:
+        downs.append("down")
+
+    app = App([Route("GET", "/hang", hangs)], on_shutdown=on_shutdown)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    answer = asyncio.ensure_future(client.get("/hang"))
+    await _until_in_progress(app)
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        pass
+
+    await asyncio.wait_for(app({"type": "lifespan"}, receive, send), 5)
+    assert downs == ["down"]
+    answer.cancel()
+    await client.aclose()

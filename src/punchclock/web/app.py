@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import datetime as dt
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -327,5 +331,33 @@ async def purge(services: Services, sender: OutboxSender, every: float = PURGE_I
 
 
 def app_from_env() -> App:
-    """Build the app from PUNCHCLOCK_* variables: the factory each uvicorn worker calls."""
+    """Build the app from PUNCHCLOCK_* variables: the factory each server worker calls."""
+    stop_with_parent()
     return create_app(Settings.from_env())
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+SERVER_PID = "PUNCHCLOCK_SERVER_PID"  # the main process, which forks the workers
+
+
+def stop_with_parent() -> None:
+    """Have the kernel send this worker SIGTERM when the process that started it dies.
+
+    granian forks its workers. Were its main process killed outright (SIGKILL, the OOM
+    killer), a worker would live on as an orphan, still holding the port, the database and
+    its hash workers. SIGTERM stops it as any stop does: answers finished, the access log
+    written. Linux only (prctl PR_SET_PDEATHSIG); elsewhere, nothing is done.
+    """
+    server = os.environ.get(SERVER_PID)  # set by `punchclock serve` before it forks
+    if not sys.platform.startswith("linux") or not server:
+        return
+    # until granian sets the worker's own handler, the one inherited from the main process
+    # would swallow the signal (it flags a stop on the main's copy of the server): default
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning(
+            "cannot ask to be stopped with the server (prctl: errno %d)", ctypes.get_errno()
+        )
+    elif str(os.getppid()) != server:  # it died while this worker was starting
+        raise SystemExit("punchclock: the server's main process is gone: this worker stops")

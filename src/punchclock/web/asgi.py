@@ -8,6 +8,7 @@ issue). Errors are mapped in one place, web/errors.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import time
@@ -37,6 +38,9 @@ SECURITY_HEADERS = (
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"x-frame-options", b"DENY"),
 )
+# granian names itself in a Server header unless the app sends one: the product, never a
+# version (ASVS 4.0.3 V14.3.3)
+SERVER = (b"server", b"punchclock")
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -73,6 +77,12 @@ async def _nothing() -> None:
     pass
 
 
+# A stop waits this long for the answers in progress before it closes what they use (the
+# hash workers, the store): granian starts the app's shutdown as soon as it stops
+# accepting, while uvicorn waited for them itself.
+GRACE = 30.0  # seconds
+
+
 class App:
     """Serve routes; run the lifecycle hooks: on startup, on shutdown, and to drain work."""
 
@@ -98,6 +108,8 @@ class App:
         self._meter = meter  # Prometheus series (PUNCHCLOCK_METRICS_ADDR); None: off
         self._timed = meter is not None or (access_log is not None and access_log.timed)
         self._request_ids = request_ids or RequestIds(None)
+        self._in_progress = 0  # HTTP requests being answered
+        self._all_answered: asyncio.Event | None = None  # set by a stop that waits for them
         self._static: dict[str, dict[str, Handler]] = {}
         self._templated: list[tuple[re.Pattern[str], str, dict[str, Handler]]] = []
         for route in routes:
@@ -113,34 +125,41 @@ class App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            started = time.perf_counter() if self._timed else 0.0
-            scope[REQUEST_ID] = request_id = self._request_ids(scope)
-            # for the application's log lines, and those of the tasks the request starts
-            context = current_request_id.set(request_id)
+            self._in_progress += 1  # a stop waits for the answers in progress (GRACE)
             try:
-                handler = self._handler(scope)
-                request = Request(scope, receive)
-                self._guard(request)
-                response = await handler(request)
-            except Exception as e:  # every error, expected or not, gets a JSON answer
-                response = response_for(e)
-            headers = response.raw_headers
-            if not any(name == b"cache-control" for name, _ in headers):
-                headers.append(NO_STORE)
-            # the pages bring their own (web/pages: a CSP that lets their style sheet load)
-            headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
-            # on every answer the app makes, errors included: a report quoting it finds its
-            # lines in the access log and its events in the audit trail
-            headers.append((b"x-request-id", request_id.encode()))
-            seconds = time.perf_counter() - started if self._timed else 0.0
-            if self._meter is not None:
-                self._meter.record(scope, response, seconds)
-            if self._access_log is not None:
-                self._access_log.record(scope, response.status_code, seconds)
-            if scope["method"] == "HEAD":
-                send = _without_body(send)
-            await response(scope, receive, send)
-            current_request_id.reset(context)  # a caller in the same task (tests) is not in it
+                started = time.perf_counter() if self._timed else 0.0
+                scope[REQUEST_ID] = request_id = self._request_ids(scope)
+                # for the application's log lines, and those of the tasks the request starts
+                context = current_request_id.set(request_id)
+                try:
+                    handler = self._handler(scope)
+                    request = Request(scope, receive)
+                    self._guard(request)
+                    response = await handler(request)
+                except Exception as e:  # every error, expected or not, gets a JSON answer
+                    response = response_for(e)
+                headers = response.raw_headers
+                if not any(name == b"cache-control" for name, _ in headers):
+                    headers.append(NO_STORE)
+                # the pages bring their own (web/pages: a CSP that lets their style sheet load)
+                headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
+                # on every answer the app makes, errors included: a report quoting it finds its
+                # lines in the access log and its events in the audit trail
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append(SERVER)
+                seconds = time.perf_counter() - started if self._timed else 0.0
+                if self._meter is not None:
+                    self._meter.record(scope, response, seconds)
+                if self._access_log is not None:
+                    self._access_log.record(scope, response.status_code, seconds)
+                if scope["method"] == "HEAD":
+                    send = _without_body(send)
+                await response(scope, receive, send)
+                current_request_id.reset(context)  # a caller in the same task (tests) is not in it
+            finally:
+                self._in_progress -= 1
+                if self._all_answered is not None and not self._in_progress:
+                    self._all_answered.set()
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
@@ -182,11 +201,19 @@ class App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._answered(GRACE)
                 await self._on_shutdown()
                 if self._access_log is not None:
                     self._access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _answered(self, within: float) -> None:
+        """Wait until no request is being answered, or `within` seconds have passed."""
+        if self._in_progress:
+            self._all_answered = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_answered.wait(), within)
 
     async def drain(self) -> None:
         """Finish the work started after answers were sent, sending the mail it queued."""

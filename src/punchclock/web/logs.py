@@ -186,7 +186,7 @@ class AccessLog(_Batches):
         shown = self._statuses.get(status)
         if shown is None:  # ASGI allows any status from 100 to 599
             shown = _status_text(status, self._colours)
-        address = f"{client[0]}:{client[1]:d}" if client else ""
+        address = f"{client[0]}:{client[1]}" if client else ""
         request_id = scope.get(REQUEST_ID)
         end = f" request_id={request_id}\n" if request_id else "\n"
         return f'{self._prefix}{address} - "{request}" {shown}{end}'
