@@ -27,6 +27,7 @@ KEYS = (
     "nginx_forward_auth",
     "nginx_upstream_light",
     "nginx_forward_auth_light",
+    "nginx_control_auth",
 )
 VERIFY = "/api/auth/verify"
 NGINX_CONF = ROOT / "examples" / "forward-auth" / "nginx.conf"
@@ -79,15 +80,34 @@ def run(bench: Bench, punchclock: Server) -> None:
             credential="api token",
             connections=connections,
         )
-    for server in (guarded, alone, upstream):
+    bench.stop(guarded)
+    # the control: the same configuration with the least an auth server can do in its
+    # place (the bare raw ASGI app, answering 200 to every check): what nginx's subrequest
+    # and a second Python server cost on this machine, whoever answers the check
+    control_auth = bench.started(servers.start_bare("auth-control", bench.log(), 1))
+    control = bench.started(
+        start_nginx(bench.workdir / "nginx-control", control_auth, upstream, True)
+    )
+    bench.measure(
+        control,
+        "nginx_control_auth",
+        "control: nginx -> bare raw ASGI as the auth server -> upstream, saturated",
+        wrk.Load(path=PATH, headers=token),
+        credential="api token",
+        connections=bench.options.connections,
+    )
+    for server in (control, control_auth, alone, upstream):
         bench.stop(server)
-    alone_run, guarded_run = (
+    alone_run, guarded_run, control_run = (
         bench.scenarios["nginx_upstream"],
         bench.scenarios["nginx_forward_auth"],
+        bench.scenarios["nginx_control_auth"],
     )
     bench.say(
         f"  forward auth behind nginx: {guarded_run['rps'] / alone_run['rps']:.1%} of nginx "
-        f"alone's throughput, p50 +{guarded_run['p50_ms'] - alone_run['p50_ms']:.2f} ms"
+        f"alone's throughput (control, a bare auth server: "
+        f"{control_run['rps'] / alone_run['rps']:.1%}), "
+        f"p50 +{guarded_run['p50_ms'] - alone_run['p50_ms']:.2f} ms"
     )
 
 
@@ -173,11 +193,13 @@ def targets(scenarios: Mapping[str, Mapping[str, Any]], base: float, judged: boo
     if "nginx_forward_auth" in scenarios and "nginx_upstream" in scenarios:
         alone, guarded = scenarios["nginx_upstream"], scenarios["nginx_forward_auth"]
         ratio = guarded["rps"] / alone["rps"]
+        control = scenarios.get("nginx_control_auth")
+        bound = f" (control {control['rps'] / alone['rps']:.1%})" if control else ""
         add(
             "nginx_forward_auth",
             "nginx with forward auth, throughput",
             ratio,
-            f"{ratio:.1%} of nginx alone",
+            f"{ratio:.1%} of nginx alone{bound}",
             ratio >= 0.50,
             ">= 50% of nginx alone",
             0.50,
