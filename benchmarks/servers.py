@@ -200,6 +200,38 @@ def start_bare(name: str, log: Path, workers: int) -> Server:
     return _start(name, command, lambda port: clean_env({}), log, workers)
 
 
+def start_bare_granian(name: str, log: Path, workers: int) -> Server:
+    """Start the raw ASGI app on granian as `punchclock serve` runs it (HTTP/1, one runtime
+    thread, uvloop): the fastest Python server this machine has, doing nothing."""
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--http",
+            "1",
+            "--runtime-mode",
+            "st",
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            BASELINE_APP,
+        ]
+
+    return _start(name, command, lambda port: clean_env({}), log, workers)
+
+
 def start_old_baseline(name: str, log: Path, workers: int) -> Server:
     """Start the yardstick of the hot-path issue: the raw ASGI app served as punchclock was
     served then, through uvicorn's own access log (benchmarks/serve.py)."""
