@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from punchclock.web.errors import response_for
+from punchclock.web.errors import JsonAnswer, forbidden, response_for
 from punchclock.web.logs import AccessLog, JsonAccessLog, RequestIds, current_request_id
 from punchclock.web.scope import REQUEST_ID, ROUTE
 
@@ -41,6 +41,8 @@ SECURITY_HEADERS = (
 # granian names itself in a Server header unless the app sends one: the product, never a
 # version (ASVS 4.0.3 V14.3.3)
 SERVER = (b"server", b"punchclock")
+# answers whose whole body is in `body` (no stream, no file): sent without Response.__call__
+_BODY_IN_HAND = frozenset({Response, JsonAnswer, type(forbidden())})
 _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
@@ -139,7 +141,10 @@ class App:
                 except Exception as e:  # every error, expected or not, gets a JSON answer
                     response = response_for(e)
                 headers = response.raw_headers
-                if not any(name == b"cache-control" for name, _ in headers):
+                for name, _ in headers:
+                    if name == b"cache-control":
+                        break
+                else:
                     headers.append(NO_STORE)
                 # the pages bring their own (web/pages: a CSP that lets their style sheet load)
                 headers.extend(getattr(response, "security_headers", SECURITY_HEADERS))
@@ -152,9 +157,21 @@ class App:
                     self._meter.record(scope, response, seconds)
                 if self._access_log is not None:
                     self._access_log.record(scope, response.status_code, seconds)
-                if scope["method"] == "HEAD":
-                    send = _without_body(send)
-                await response(scope, receive, send)
+                head = scope["method"] == "HEAD"
+                if type(response) in _BODY_IN_HAND and response.background is None:
+                    # what Response.__call__ sends, without its frame (the usual answer)
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": response.status_code,
+                            "headers": headers,
+                        }
+                    )
+                    await send(
+                        {"type": "http.response.body", "body": b"" if head else response.body}
+                    )
+                else:
+                    await response(scope, receive, _without_body(send) if head else send)
                 current_request_id.reset(context)  # a caller in the same task (tests) is not in it
             finally:
                 self._in_progress -= 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import ipaddress
 from collections.abc import Iterable, Sequence
@@ -244,8 +243,8 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or len(encoded) > MAX_CREDENTIAL:
         raise InvalidCredentials()
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    try:  # strict: only the alphabet and padding where it belongs (b64decode's validate=True)
+        decoded = binascii.a2b_base64(encoded.strip(), strict_mode=True).decode("utf-8")
     except (binascii.Error, ValueError):
         raise InvalidCredentials() from None
     username, colon, password = decoded.partition(":")

@@ -27,7 +27,7 @@ from punchclock.web.auth import (
     session_cookie,
     set_session_cookie,
 )
-from punchclock.web.errors import JSON, BodyTooLarge, UnsupportedMediaType
+from punchclock.web.errors import JSON, BodyTooLarge, JsonAnswer, UnsupportedMediaType
 from punchclock.web.scope import ACCOUNT_ID, CREDENTIAL
 
 MAX_BODY = 64 * 1024  # bytes
@@ -36,7 +36,7 @@ _LIVE = msgspec.json.encode("OK")
 
 
 def json_response(value: object, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value), status, media_type=JSON)
+    return JsonAnswer(msgspec.json.encode(value), status)
 
 
 async def read_body(request: Request) -> bytes:
@@ -110,7 +110,7 @@ class Api:
         return msgspec.json.encode(wire.me(account, self.credentials.api_token(account)))
 
     def me_response(self, account: Account) -> Response:
-        return Response(self._me_body(account), media_type=JSON)
+        return JsonAnswer(self._me_body(account))
 
     def routes(self) -> list[Route]:
         return [
