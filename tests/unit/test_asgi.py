@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, MutableMapping
 from typing import Any
 
 import httpx
@@ -125,6 +125,19 @@ async def _until_in_progress(app: App) -> None:
     raise AssertionError("the request never started")
 
 
+def _start_then_stop(app: App, sent: list[str]) -> Awaitable[None]:
+    """Run the app's lifespan: a start-up, then a stop; the types it answers go to `sent`."""
+    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message["type"])
+
+    return app({"type": "lifespan"}, receive, send)
+
+
 async def test_a_stop_waits_for_the_answers_in_progress_before_it_shuts_down() -> None:
     """granian starts the lifespan shutdown as soon as it stops accepting: what a request in
     progress still needs (the hash workers, the store) must outlive it."""
@@ -143,16 +156,8 @@ async def test_a_stop_waits_for_the_answers_in_progress_before_it_shuts_down() -
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
     answer = asyncio.ensure_future(client.get("/slow"))
     await _until_in_progress(app)
-    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
     sent: list[str] = []
-
-    async def receive() -> dict[str, Any]:
-        return inbox.pop(0)
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message["type"])
-
-    lifespan = asyncio.ensure_future(app({"type": "lifespan"}, receive, send))
+    lifespan = asyncio.ensure_future(_start_then_stop(app, sent))
     for _ in range(20):
         await asyncio.sleep(0)
     assert events == []  # still waiting for /slow
@@ -182,15 +187,9 @@ async def test_a_stop_does_not_wait_past_its_grace(monkeypatch: pytest.MonkeyPat
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
     answer = asyncio.ensure_future(client.get("/hang"))
     await _until_in_progress(app)
-    inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-
-    async def receive() -> dict[str, Any]:
-        return inbox.pop(0)
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        pass
-
-    await asyncio.wait_for(app({"type": "lifespan"}, receive, send), 5)
+    sent: list[str] = []
+    await asyncio.wait_for(_start_then_stop(app, sent), 5)
     assert downs == ["down"]
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     answer.cancel()
     await client.aclose()
