@@ -181,6 +181,8 @@ def collect(bench: Bench, options: Options, failure: str | None) -> dict[str, An
             "groups": sorted(options.groups),
         },
         "hash": bench.hash_limit.as_json() if bench.hash_limit else {},
+        # the first timing, when the log-ins timed it again right before they ran
+        "hash_at_start": bench.hash_at_start.as_json() if bench.hash_at_start else None,
         "seeding": bench.seeding,
         "baseline_rps": round(baseline, 1) if baseline else None,
         "baseline_old_rps": bench.scenarios.get("baseline_old", {}).get("rps"),

@@ -77,7 +77,8 @@ class Bench:
         self.scenarios: dict[str, dict[str, Any]] = {}
         self.seeding: dict[str, dict[str, Any]] = {}
         self.rss: dict[str, dict[str, Any]] = {}
-        self.hash_limit: hashing.HashLimit | None = None
+        self.hash_limit: hashing.HashLimit | None = None  # timed right before the log-ins
+        self.hash_at_start: hashing.HashLimit | None = None  # timed first, if timed again
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self._password_hash = ""
@@ -276,7 +277,11 @@ class Bench:
         tail during the very same flood: the flood costs every server on these cores
         something, and what punchclock must not do is add a tail of its own."""
         o = self.options
+        self.time_hashing()
         bare = self.started(servers.start_bare("bare-control", self.log(), o.workers))
+        granian = self.started(
+            servers.start_bare_granian("bare-granian-control", self.log(), o.workers)
+        )
         probe = me(basic(seeding.token_of(1), "api_token"))
         bare_probe = wrk.Load(path="/")
         logins = log_in_load(seeding.email_of(4))
@@ -315,16 +320,17 @@ class Bench:
         flood = wrk.Run(
             server.base_url,
             logins,
-            self.settings(o.flood_connections, 2 * rounds * half + 2 * lead),
+            self.settings(o.flood_connections, 3 * rounds * half + 2 * lead),
             self.script("flood"),
         )
-        probed: dict[str, list[wrk.Result]] = {"punchclock": [], "bare": []}
+        probed: dict[str, list[wrk.Result]] = {"punchclock": [], "bare": [], "granian": []}
         try:
             time.sleep(lead)
             for _ in range(rounds):
                 for name, target, load in (
                     ("punchclock", server, probe),
                     ("bare", bare, bare_probe),
+                    ("granian", granian, bare_probe),
                 ):
                     probed[name].append(
                         wrk.run(
@@ -338,7 +344,7 @@ class Bench:
         finally:
             flood.kill()
         self.check(server, "logins during the probes", flooded, 200)
-        for name, target in (("punchclock", server), ("bare", bare)):
+        for name, target in (("punchclock", server), ("bare", bare), ("granian", granian)):
             self.check(
                 target, f"{name} probe during a log-in flood", wrk.combined(probed[name]), 200
             )
@@ -359,7 +365,45 @@ class Bench:
             wrk.combined(probed["bare"]),
             credential="none",
         )
+        # what the server punchclock runs on does under the same flood, serving nothing
+        self.record(
+            granian,
+            "bare_granian_probe_during_logins",
+            "control: bare granian probe, same flood",
+            bare_probe,
+            wrk.combined(probed["granian"]),
+            credential="none",
+        )
+        self.stop(granian)
         self.stop(bare)
+
+    def time_hashing(self) -> None:
+        """Time argon2 again right before the log-ins, as the machine is then (a shared
+        machine's speed drifts over a run by more than the margins judged), and run the
+        control: one process per core doing nothing but verify, all at once."""
+        samples = self.options.verify_samples
+        self.say(f"timing {samples} argon2id verifies again, then the same on every core at once")
+        self.hash_at_start = self.hash_limit
+        self.hash_limit = limit = hashing.measure(samples)
+        alone = hashing.measure_alone(samples)
+        share = alone.verifies_per_second / limit.per_second
+        verifies = sorted(alone.verify_seconds)
+        self.scenarios["hash_alone"] = {
+            "label": "control: argon2 alone, a process per core, no server",
+            "server": "none",
+            "request": "argon2id verify",
+            "credential": "none",
+            "requests": len(verifies),
+            "rps": round(alone.verifies_per_second, 1),
+            "p50_ms": round(statistics.median(verifies) * 1000, 3),
+            "p99_ms": round(verifies[min(len(verifies) - 1, int(len(verifies) * 0.99))] * 1000, 3),
+            "vs_hash_limit": round(share, 4),
+        }
+        self.say(
+            f"  verify {limit.verify_seconds * 1000:.1f} ms median: hash limit "
+            f"{limit.per_second:.1f}/s; argon2 alone on {limit.cores} cores at once: "
+            f"{alone.verifies_per_second:.1f}/s ({share:.1%})"
+        )
 
     def postgres_scenario(self) -> None:
         """/me by token on PostgreSQL, in a schema of its own that is dropped afterwards."""

@@ -75,6 +75,8 @@ def test_quick_bench_exits_0_and_prints_the_table(
     assert "/me by API token" in done.stdout
     assert "old baseline: raw ASGI with uvicorn's access log" in done.stdout
     assert "control: bare server probe, same flood" in done.stdout
+    assert "control: bare granian probe, same flood" in done.stdout
+    assert "control: argon2 alone, a process per core, no server" in done.stdout
 
 
 def test_quick_bench_writes_every_scenario_with_its_figures(
@@ -93,4 +95,10 @@ def test_quick_bench_writes_every_scenario_with_its_figures(
     assert {t["key"] for t in results["targets"]} == TARGETS
     assert all(t["met"] is None for t in results["targets"])
     assert results["hash"]["logins_per_second_limit"] > 0
+    # timed again right before the log-ins, beside the control of argon2 alone on every core
+    assert results["hash_at_start"]["logins_per_second_limit"] > 0
+    assert results["scenarios"]["hash_alone"]["vs_hash_limit"] > 0
+    judged = {t["key"]: t["shown"] for t in results["targets"]}
+    assert "argon2 alone: " in judged["logins"]
+    assert "bare granian: " in judged["me_token_during_logins"]
     assert results["rss"]["large_db"]["max_mb"] > 0
