@@ -22,6 +22,12 @@ class HashLimit:
     samples: list[float]
     cores: int
 
+    @classmethod
+    def of(cls, timings: list[HashLimit]) -> HashLimit:
+        """Return the limit of several timings' samples taken together."""
+        samples = [t for timing in timings for t in timing.samples]
+        return cls(timings[0].params, statistics.median(samples), samples, timings[0].cores)
+
     @property
     def per_second(self) -> float:
         """Return cores ÷ verify time: log-ins per second if hashing were all there is."""
@@ -48,6 +54,14 @@ class HashingAlone:
 
     verifies_per_second: float
     verify_seconds: list[float]  # every verify of every process, as it took
+
+    @classmethod
+    def of(cls, runs: list[HashingAlone]) -> HashingAlone:
+        """Return several runs taken together: their mean rate, all their verifies."""
+        return cls(
+            statistics.mean(run.verifies_per_second for run in runs),
+            [t for run in runs for t in run.verify_seconds],
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
