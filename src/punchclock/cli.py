@@ -543,6 +543,11 @@ def log_config(json_logs: bool = False) -> dict[str, Any]:
 
 
 APP_FACTORY = "punchclock.web.app:app_from_env"
+# A request's line and headers together, as nginx's default large_client_header_buffers
+# (4 x 8 KiB) take them: past this, 431 before anything is parsed for the app. granian's
+# default read buffer lets ~408 KiB of headers through (OWASP: limit request sizes). The
+# buffer is checked before each read of up to 16 KiB: a head sent at once may reach 48 KiB.
+MAX_REQUEST_HEAD = 32 * 1024  # bytes
 
 
 async def manage_keys(settings: Settings, command: str, kid: str | None) -> int:
@@ -1021,6 +1026,7 @@ def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -
     only: the app's event loop is the bottleneck, and a second Rust thread only competes
     with it for the cores."""
     from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, TaskImpl
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -1035,6 +1041,7 @@ def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -
         workers=workers,
         interface=Interfaces.ASGI,
         http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD),
         websockets=False,
         loop=Loops.uvloop,
         runtime_mode=RuntimeModes.st,

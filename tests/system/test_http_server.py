@@ -146,3 +146,47 @@ def test_answers_name_the_product_once_and_no_version(server: Server) -> None:
         head = read_until(sock, b"\r\n\r\n").partition(b"\r\n\r\n")[0].lower()
     servers = [line for line in head.split(b"\r\n") if line.startswith(b"server:")]
     assert servers == [b"server: punchclock"]
+
+
+def _status_of(server: Server, request: bytes) -> int:
+    """Send one request on a new connection; return the status of its answer."""
+    with connect(server) as sock:
+        sock.sendall(request)
+        line = read_until(sock, b"\r\n").split(b"\r\n")[0]
+    assert line.startswith(b"HTTP/1.1 "), line
+    return int(line.split()[1])
+
+
+def test_a_request_head_far_past_32_kib_is_refused_with_431(server: Server) -> None:
+    """granian would read ~408 KiB of headers; punchclock stops at nginx's 32 KiB. The
+    buffer is checked before each read of up to 16 KiB, so 48 KiB is always refused."""
+    padding = b"x-padding: " + b"a" * (48 * 1024) + b"\r\n"
+    request = b"GET /api/v9/me HTTP/1.1\r\nhost: x\r\n" + padding + b"\r\n"
+    assert _status_of(server, request) == 431
+
+
+def test_a_large_cookie_header_under_the_limit_is_answered(server: Server) -> None:
+    cookies = b"; ".join(b"c%d=%s" % (i, b"v" * 3000) for i in range(8))  # 24 KiB
+    request = b"GET /api/v9/me/logged HTTP/1.1\r\nhost: x\r\ncookie: " + cookies + b"\r\n\r\n"
+    assert _status_of(server, request) == 403
+
+
+@pytest.mark.parametrize(
+    ("size", "status"),
+    [(60 * 1024, 200), (70 * 1024, 413)],
+)
+def test_the_head_limit_leaves_the_64_kib_body_limit_as_it_was(
+    server: Server, size: int, status: int
+) -> None:
+    """The read buffer bounds the head only: a body past 32 KiB still reaches the app,
+    which takes up to 64 KiB (web/routes.py MAX_BODY)."""
+    body = json.dumps({"email": "nobody@example.com"}).encode()
+    body += b" " * (size - len(body))  # JSON allows the whitespace
+    request = (
+        b"POST /api/me/password_reset/request HTTP/1.1\r\nhost: x\r\n"
+        b"content-type: application/json\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    assert _status_of(server, request) == status
