@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import os
 import re
+import signal
 import socket
 import sqlite3
 import sys
@@ -1025,6 +1026,13 @@ def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -
     machine (the hot-path issue; README, "Performance"). One runtime thread and HTTP/1
     only: the app's event loop is the bottleneck, and a second Rust thread only competes
     with it for the cores."""
+    # A stop asked for while granian starts must not be lost. granian listens for SIGINT
+    # and SIGTERM only from its start-up on: one that came before (Ctrl-C, `systemctl
+    # stop` right after a start) was swallowed and the server served on. Until then, the
+    # stop is noted here and handed to granian before its workers start.
+    asked: list[int] = []
+    for ending in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(ending, lambda signum, frame: asked.append(signum))
     from granian.constants import HTTPModes, Interfaces, Loops, RuntimeModes, TaskImpl
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
@@ -1032,6 +1040,7 @@ def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -
 
     from punchclock.web.app import SERVER_PID
 
+    os.register_at_fork(after_in_child=_start_worker_stoppable)
     os.environ[SERVER_PID] = str(os.getpid())  # the workers stop with it (web/app.py)
     server = Server(
         APP_FACTORY,
@@ -1051,5 +1060,23 @@ def serve_http(host: str, port: int, workers: int, *, json_logs: bool = False) -
         log_access=False,  # the app writes it (PUNCHCLOCK_ACCESS_LOG)
         respawn_failed_workers=True,  # a killed worker is replaced, as uvicorn's were
     )
+
+    @server.on_startup
+    def stop_if_asked() -> None:
+        if asked:  # the serve loop ends at once and stops the workers it starts next
+            server.signal_handler_interrupt()  # type: ignore[no-untyped-call]  # granian
+
     server.serve()
     return 0
+
+
+def _start_worker_stoppable() -> None:
+    """In a worker just forked: let a stop end it until granian sets its own handlers.
+
+    A worker inherits the main process's handlers, which flag a stop on the main's copy of
+    the server: a SIGTERM the main sends it while it starts was swallowed, and the main
+    waited for it forever. Now SIGTERM ends a starting worker, which serves nothing yet;
+    SIGINT (Ctrl-C reaches every process of the terminal's group) is left to the main,
+    which stops its workers with SIGTERM."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.system.conftest import Server, start_server
+from punchclock import __version__
+from tests.system.conftest import Server, free_port, server_env, start_server
 
 pytestmark = pytest.mark.system
 
@@ -190,3 +193,69 @@ def test_the_head_limit_leaves_the_64_kib_body_limit_as_it_was(
         + body
     )
     assert _status_of(server, request) == status
+
+
+@pytest.mark.parametrize(
+    ("when", "ending", "to_group"),
+    [
+        # Ctrl-C reaches every process of the terminal's group; here while granian loads
+        (f"punchclock {__version__} on", signal.SIGINT, True),
+        # `systemctl stop` or `kill` right after a start, while the workers start
+        ("Spawning worker-2", signal.SIGTERM, False),
+    ],
+)
+def test_a_stop_asked_for_while_the_server_starts_is_not_lost(
+    tmp_path: Path, when: str, ending: signal.Signals, to_group: bool
+) -> None:
+    """granian listens for a stop only from its start-up on, and a worker keeps the main
+    process's handlers until it has started: a stop in between was swallowed, and the
+    server served on (or its main process waited for a worker forever)."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "punchclock", "serve", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env=server_env(tmp_path / "data", base_url),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own, as a terminal's job is
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while when not in log.read_text(errors="replace"):
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, f"no {when!r} in the log"
+            time.sleep(0.002)
+        if to_group:
+            os.killpg(process.pid, ending)
+        else:
+            process.send_signal(ending)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server did not stop:\n{log.read_text(errors='replace')}")
+        deadline = time.monotonic() + 10
+        while _children(process.pid) or _group_alive(process.pid):
+            assert time.monotonic() < deadline, "a worker outlived the stop"
+            time.sleep(0.1)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _group_alive(group: int) -> bool:
+    """Tell whether a live process of the group is left (a zombie has stopped)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            if int(fields[2]) == group and fields[0] != b"Z":
+                return True
+    return False
