@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -95,19 +96,22 @@ def test_a_client_waiting_for_100_continue_gets_it_before_sending_its_body(
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
-def _children(pid: int) -> list[int]:
-    """The live processes whose parent is `pid` (a zombie has stopped: not counted)."""
-    found = []
+def _live_processes() -> Iterator[tuple[int, int, int]]:
+    """Yield each live process's pid, parent and group (a zombie has stopped: not one)."""
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_bytes()
             except OSError:
                 continue
-            state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
-            if int(ppid) == pid and state != b"Z":
-                found.append(int(entry.name))
-    return found
+            state, ppid, group = stat[stat.rindex(b")") + 2 :].split()[:3]
+            if state != b"Z":
+                yield int(entry.name), int(ppid), int(group)
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid`."""
+    return [child for child, parent, _ in _live_processes() if parent == pid]
 
 
 def _alive(pid: int) -> bool:
@@ -248,14 +252,5 @@ def test_a_stop_asked_for_while_the_server_starts_is_not_lost(
 
 
 def _group_alive(group: int) -> bool:
-    """Tell whether a live process of the group is left (a zombie has stopped)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_bytes()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(b")") + 2 :].split()
-            if int(fields[2]) == group and fields[0] != b"Z":
-                return True
-    return False
+    """Tell whether a live process of the group is left."""
+    return any(in_group == group for _, _, in_group in _live_processes())
