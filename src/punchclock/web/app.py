@@ -351,9 +351,8 @@ def stop_with_parent() -> None:
     server = os.environ.get(SERVER_PID)  # set by `punchclock serve` before it forks
     if not sys.platform.startswith("linux") or not server:
         return
-    # until granian sets the worker's own handler, the one inherited from the main process
-    # would swallow the signal (it flags a stop on the main's copy of the server): default
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # SIGTERM is at its default until granian sets the worker's own handler: the main
+    # process set it so as it forked this worker (serving.py, _start_worker_stoppable)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         log.warning(
